@@ -1,0 +1,280 @@
+"""The machinery behind every graded check.
+
+A check receives the learner's answer (usually a function), tries it on inputs the learner has not
+seen and compares the results with a reference. It talks to the learner in plain words:
+
+* success prints exactly one deterministic line, ``Exercise 2.1 passed: 7/7 checks``;
+* a wrong answer raises :class:`ExerciseFailed` whose message names the input that was tried, what
+  was expected, what came back, and a hint;
+* an untouched stub raises :class:`ExerciseNotAttempted`.
+
+Both exceptions render in Jupyter as a short message, not a traceback wall
+(IPython calls ``_render_traceback_`` when an exception defines it).
+
+Nothing the learner's code does may crash the checker: :meth:`Checker.call` turns exceptions,
+endless loops, in-place modification of inputs and warnings into learner-facing failures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+#: Text the exercise stubs raise; the checker recognises it as "not attempted yet".
+STUB_MARKER = "write your solution here"
+
+
+class ExerciseError(Exception):
+    """A learner-facing result of a check; ``str()`` is the whole message."""
+
+    status = "failed"
+
+    def __init__(self, exercise_id: str, message: str):
+        super().__init__(message)
+        self.exercise_id = exercise_id
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def _render_traceback_(self) -> list[str]:  # used by IPython instead of a traceback
+        return [f"{type(self).__name__}: {self.message}"]
+
+
+class ExerciseFailed(ExerciseError, AssertionError):
+    """The answer was tried and is wrong."""
+
+
+class ExerciseNotAttempted(ExerciseError):
+    """The exercise still holds its stub."""
+
+    status = "not attempted"
+
+
+class _TimeLimit(BaseException):
+    """Raised inside the learner's code when it runs past the time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Interrupt the block after ``seconds`` (main thread only; elsewhere no limit applies)."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _handler(signum, frame):
+        raise _TimeLimit()
+
+    previous = signal.signal(signal.SIGALRM, _handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting values for messages
+# --------------------------------------------------------------------------------------------
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe(value: Any) -> str:
+    """A short, readable description of a value for a learner-facing message."""
+    if isinstance(value, torch.Tensor):
+        dtype = str(value.dtype).replace("torch.", "")
+        if value.numel() <= 8:
+            body = np.array2string(value.detach().float().cpu().numpy(), precision=6, separator=", ")
+            return f"torch.tensor({body}, dtype=torch.{dtype})"
+        return f"a tensor of shape {tuple(value.shape)} and dtype torch.{dtype}"
+    if isinstance(value, np.ndarray):
+        if value.size <= 8:
+            body = np.array2string(value, precision=6, separator=", ")
+            return f"np.array({body}, dtype={value.dtype})"
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, np.generic):
+        return f"np.{type(value).__name__}({value!r})"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (list, tuple)) and len(value) > 8:
+        return f"a {type(value).__name__} of length {len(value)}"
+    return _short(repr(value))
+
+
+def type_name(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return "torch.Tensor"
+    if isinstance(value, np.ndarray):
+        return "numpy.ndarray"
+    if value is None:
+        return "None"
+    return type(value).__name__
+
+
+def _snapshot(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    return None
+
+
+def _unchanged(before: Any, after: Any) -> bool:
+    if isinstance(before, torch.Tensor):
+        before, after = before.float().cpu().numpy(), after.detach().float().cpu().numpy()
+    return before.shape == after.shape and bool(
+        np.all((before == after) | (np.isnan(before) & np.isnan(after)))
+    )
+
+
+def _values(x: Any) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(torch.float64).cpu().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# The checker
+# --------------------------------------------------------------------------------------------
+
+class Checker:
+    """Runs the learner's code and compares results, counting the checks that passed."""
+
+    def __init__(self, exercise_id: str, time_limit_s: float = 2.0):
+        self.exercise_id = exercise_id
+        self.time_limit_s = time_limit_s
+        self.passed = 0
+
+    # -- reporting ---------------------------------------------------------------------------
+    def fail(self, problem: str, *, tried: str | None = None, expected: str | None = None,
+             got: str | None = None, hint: str | None = None) -> None:
+        lines = [f"Exercise {self.exercise_id} failed check {self.passed + 1}: {problem}"]
+        if tried is not None:
+            lines.append(f"  Tried:    {tried}")
+        if expected is not None:
+            lines.append(f"  Expected: {expected}")
+        if got is not None:
+            lines.append(f"  Got:      {got}")
+        if hint:
+            lines.append(f"  Hint: {hint}")
+        raise ExerciseFailed(self.exercise_id, "\n".join(lines))
+
+    def ok(self) -> None:
+        self.passed += 1
+
+    def expect(self, condition: bool, problem: str, **details) -> None:
+        if not condition:
+            self.fail(problem, **details)
+        self.ok()
+
+    # -- calling learner code ----------------------------------------------------------------
+    def require_callable(self, fn: Any, name: str) -> None:
+        if isinstance(fn, type) or not callable(fn):
+            self.fail(f"expected a function `{name}`, but got {type_name(fn)} {describe(fn)}.",
+                      hint=f"pass the function itself, e.g. check('{self.exercise_id}', {name}),"
+                           " without calling it.")
+        self.ok()
+
+    def call(self, fn: Callable, *args, desc: str, hint: str | None = None,
+             allow_warnings: bool = False, **kwargs) -> Any:
+        """Call ``fn(*args, **kwargs)`` safely; ``desc`` is how the call is shown to the learner."""
+        snapshots = [_snapshot(a) for a in args]
+        with warnings.catch_warnings(record=True) as caught, np.errstate(over="warn", invalid="warn", divide="warn", under="ignore"):
+            warnings.simplefilter("always")
+            try:
+                with time_limit(self.time_limit_s):
+                    result = fn(*args, **kwargs)
+            except _TimeLimit:
+                self.fail(f"your code did not finish within {self.time_limit_s:g} s.", tried=desc,
+                          hint="look for a loop that never ends, or work that grows too fast"
+                               " with the input size.")
+            except NotImplementedError as err:
+                if STUB_MARKER in str(err):
+                    raise ExerciseNotAttempted(
+                        self.exercise_id,
+                        f"Exercise {self.exercise_id} not attempted yet: replace the line "
+                        "`raise NotImplementedError(...)` with your code, run that cell, then this one.",
+                    ) from None
+                self._raised(err, desc, hint)
+            except Exception as err:  # the learner's code may raise anything
+                self._raised(err, desc, hint)
+        problems = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+        if problems and not allow_warnings:
+            self.fail("your code emitted a warning.", tried=desc,
+                      got=f"RuntimeWarning: {_short(problems[0].message, 100)}", hint=hint)
+        for arg, before in zip(args, snapshots):
+            if before is not None and not _unchanged(before, arg):
+                self.fail("your code modified its input in place.", tried=desc,
+                          hint="compute a new result instead of writing into the input "
+                               "(avoid `x[...] = ...`, `x.clamp_()`, `out=x` and other in-place operations).")
+        return result
+
+    def _raised(self, err: Exception, desc: str, hint: str | None) -> None:
+        self.fail("your code raised an error.", tried=desc,
+                  got=f"{type(err).__name__}: {_short(err, 200)}", hint=hint)
+
+    # -- comparing results -------------------------------------------------------------------
+    def expect_array(self, got: Any, expected: Any, *, desc: str, rtol: float = 1e-6,
+                     atol: float = 1e-12, hint: str | None = None, check_dtype: bool = True) -> None:
+        """Compare an array result with the reference, in type, shape, dtype and values (NaN == NaN)."""
+        want_torch = isinstance(expected, torch.Tensor)
+        kind = "torch.Tensor" if want_torch else "numpy.ndarray"
+        if not want_torch and isinstance(got, np.generic) and np.ndim(expected) == 0:
+            got = np.asarray(got)  # NumPy turns 0-d results into scalars; that is still correct
+        if not isinstance(got, torch.Tensor if want_torch else np.ndarray):
+            self.fail(f"expected a {kind}, but your code returned {type_name(got)}.", tried=desc,
+                      expected=describe(expected), got=describe(got),
+                      hint=hint or f"return a {kind} with the same shape as the input.")
+        if tuple(got.shape) != tuple(expected.shape):
+            self.fail("the result has the wrong shape.", tried=desc,
+                      expected=f"shape {tuple(expected.shape)}", got=f"shape {tuple(got.shape)}",
+                      hint=hint or "an elementwise function returns one value per input element.")
+        if check_dtype and got.dtype != expected.dtype:
+            self.fail("the result has the wrong dtype.", tried=desc,
+                      expected=f"dtype {expected.dtype}", got=f"dtype {got.dtype}",
+                      hint=hint or "keep the input's dtype: avoid constants or conversions that upcast it.")
+        if want_torch and got.device != expected.device:
+            self.fail("the result is on the wrong device.", tried=desc,
+                      expected=str(expected.device), got=str(got.device))
+        g, e = _values(got), _values(expected)
+        close = np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=True) & (np.isnan(g) == np.isnan(e))
+        close |= (g == e)  # equal infinities
+        if not close.all():
+            bad = tuple(int(i) for i in np.argwhere(~close)[0])
+            where = f" at index {bad}" if g.ndim else ""
+            self.fail(f"wrong value{where}.", tried=desc,
+                      expected=describe(expected) if e.size <= 8 else repr(float(e[bad])),
+                      got=describe(got) if g.size <= 8 else repr(float(g[bad])), hint=hint)
+        self.ok()
+
+    def expect_number(self, got: Any, expected: float, *, desc: str, rtol: float = 1e-6,
+                      atol: float = 0.0, hint: str | None = None) -> float:
+        """Compare a single number; accepts Python, NumPy and 0-d/1-element torch numbers."""
+        value = None
+        if isinstance(got, (bool, np.bool_)):
+            value = None  # True/False are not counts or measurements
+        elif isinstance(got, (int, float, np.integer, np.floating)):
+            value = float(got)
+        elif isinstance(got, torch.Tensor) and got.numel() == 1:
+            value = float(got.item())
+        elif isinstance(got, np.ndarray) and got.size == 1:
+            value = float(got.item())
+        if value is None:
+            self.fail(f"expected a number, but your code returned {type_name(got)}.", tried=desc,
+                      expected=repr(expected), got=describe(got), hint=hint)
+        if not (math.isclose(value, expected, rel_tol=rtol, abs_tol=atol)
+                or (math.isnan(value) and math.isnan(expected))):
+            self.fail("wrong value.", tried=desc, expected=repr(expected), got=repr(value), hint=hint)
+        self.ok()
+        return value

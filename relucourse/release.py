@@ -1,0 +1,136 @@
+"""Generate the learner's exercise notebooks from the solution notebooks.
+
+``solutions/NN_slug.ipynb`` is the only source of an exercise. In it, each answer sits inside a
+function body between a line ``### BEGIN SOLUTION`` and a line ``### END SOLUTION``, and a later
+code cell grades it with ``check("N.M", ...)``. This module writes ``exercises/NN_slug.ipynb``:
+
+* every solution block becomes a stub that raises ``NotImplementedError`` naming the exercise;
+* all outputs and execution counts are cleared;
+* "Solutions" in the notebook's title becomes "Exercises".
+
+Usage::
+
+    python -m relucourse.release           # (re)write exercises/ from solutions/
+    python -m relucourse.release --check   # exit 1 if exercises/ differs from what would be written
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+from .checks.core import STUB_MARKER
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+CHECK_CALL = re.compile(r"""\bcheck\(\s*["'](\d+\.\d+)["']""")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ReleaseError(ValueError):
+    """A solution notebook does not follow the conventions."""
+
+
+def exercise_ids(source: str) -> list[str]:
+    """The exercise ids graded by ``check("N.M", ...)`` calls in a cell's source."""
+    return CHECK_CALL.findall(source)
+
+
+def stub_source(source: str, exercise_id: str, where: str) -> str:
+    """Replace every solution block in one cell's source with a stub."""
+    out, inside = [], False
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped == BEGIN:
+            if inside:
+                raise ReleaseError(f"{where}: nested {BEGIN}")
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            if not indent:
+                raise ReleaseError(f"{where}: the solution block must sit inside a function body, "
+                                   "so that the blank exercise still runs")
+            out.append(f"{indent}# YOUR CODE HERE")
+            out.append(f'{indent}raise NotImplementedError("Exercise {exercise_id}: {STUB_MARKER}")')
+        elif stripped == END:
+            if not inside:
+                raise ReleaseError(f"{where}: {END} without {BEGIN}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ReleaseError(f"{where}: {BEGIN} without {END}")
+    return "\n".join(out)
+
+
+def make_exercise(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+    """Return the blank exercise notebook for a solution notebook."""
+    nb = nbformat.from_dict(solution)  # a deep copy
+    cells = nb.cells
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code" and BEGIN in cell.source:
+            later = [exercise_ids(c.source) for c in cells[i:] if c.cell_type == "code"]
+            ids = next((found for found in later if found), None)
+            if not ids:
+                raise ReleaseError(f"{name}, cell {i}: solution block with no later check(...) cell")
+            cell.source = stub_source(cell.source, ids[0], f"{name}, cell {i}")
+    if cells and cells[0].cell_type == "markdown":
+        cells[0].source = re.sub(r"\bSolutions\b", "Exercises", cells[0].source, count=1)
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def render(nb: nbformat.NotebookNode) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+def targets(root: Path = ROOT) -> dict[Path, str]:
+    """Map each exercise notebook path to the text it should have."""
+    result = {}
+    for sol in sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        nb = make_exercise(nbformat.read(sol, as_version=4), sol.name)
+        result[root / "exercises" / sol.name] = render(nb)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="do not write; exit 1 if exercises/ is out of date")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the course's top folder")
+    args = parser.parse_args(argv)
+    try:
+        wanted = targets(args.root)
+    except ReleaseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    existing = set((args.root / "exercises").glob("[0-9][0-9]_*.ipynb"))
+    stale = sorted(existing - set(wanted))
+    drift = sorted(p for p, text in wanted.items() if not p.exists() or p.read_text() != text)
+    if args.check:
+        for p in drift:
+            print(f"out of date: {p.relative_to(args.root)} (run `make exercises`)")
+        for p in stale:
+            print(f"no solution source: {p.relative_to(args.root)}")
+        if drift or stale:
+            return 1
+        print(f"exercises up to date: {len(wanted)} notebooks")
+        return 0
+    for p in drift:
+        p.parent.mkdir(exist_ok=True)
+        p.write_text(wanted[p])
+        print(f"wrote {p.relative_to(args.root)}")
+    for p in stale:
+        print(f"warning: {p.relative_to(args.root)} has no solution source", file=sys.stderr)
+    print(f"{len(wanted)} exercise notebooks, {len(drift)} rewritten")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

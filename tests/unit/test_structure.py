@@ -1,0 +1,84 @@
+"""Course structure: chapters, solutions, exercises, TOC and citations follow COURSE.md."""
+
+import re
+
+import pytest
+import yaml
+
+from conftest import ROOT, notebook_cells
+from relucourse.checks import EXERCISES
+from relucourse.release import BEGIN, exercise_ids
+
+CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+
+
+def text_of(path, kind=None):
+    return "\n".join("".join(c["source"]) for c in notebook_cells(path) if kind in (None, c["cell_type"]))
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [entry["file"] for part in toc["parts"] for entry in part["chapters"]]
+
+
+def test_there_is_content():
+    assert CHAPTERS and SOLUTIONS
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_opens_with_objectives_and_closes_with_takeaways_and_exercises(path):
+    md = text_of(path, "markdown")
+    assert "Learning objectives" in md.split("\n## ")[0], "objectives belong at the top"
+    assert "## Key takeaways" in md and "## Exercises" in md
+    assert md.index("## Key takeaways") < md.index("## Exercises")
+
+
+@pytest.mark.parametrize("path", CHAPTERS + SOLUTIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_notebook_is_in_the_toc_and_has_a_partner(path):
+    stem = f"{path.parent.name}/{path.stem}"
+    assert stem in toc_files()
+    for folder in ("chapters", "solutions", "exercises"):
+        assert (ROOT / folder / path.name).exists(), f"{folder}/{path.name} is missing"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_solution_notebook_layout(path):
+    """Markdown task naming the id, then the solution cell, then the check cell; ids match the chapter."""
+    chapter = int(path.name[:2])
+    cells = notebook_cells(path)
+    seen = []
+    for i, cell in enumerate(cells):
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "code" and BEGIN in src:
+            ids = exercise_ids("".join(cells[i + 1]["source"]))
+            assert len(ids) == 1, f"cell {i + 1} must be the check cell of the solution in cell {i}"
+            (eid,) = ids
+            task = "".join(cells[i - 1]["source"])
+            assert cells[i - 1]["cell_type"] == "markdown" and f"Exercise {eid}" in task
+            assert int(eid.split(".")[0]) == chapter
+            out = "".join("".join(o.get("text", "")) for o in cells[i + 1].get("outputs", []))
+            assert f"Exercise {eid} passed:" in out, f"solution of {eid} is not committed executed"
+            seen.append(eid)
+    assert seen, "no exercises"
+    assert len(seen) == len(set(seen))
+    registered = sorted(k for k in EXERCISES if int(k.split(".")[0]) == chapter)
+    assert sorted(seen) == registered
+
+
+def test_every_citation_resolves():
+    keys = set(re.findall(r"@\w+\{([^,]+),", (ROOT / "references.bib").read_text()))
+    sources = [p for p in ROOT.glob("*.md")] + CHAPTERS + SOLUTIONS
+    for path in sources:
+        text = path.read_text() if path.suffix == ".md" else text_of(path, "markdown")
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text):
+            for key in group.split(","):
+                assert key.strip() in keys, f"{path.name}: unknown citation {key.strip()!r}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS + SOLUTIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_cell_relies_on_a_trailing_semicolon(path):
+    """nbval does not record history, so IPython ignores a final `;` there: use plt.show() or `_ =`."""
+    for i, cell in enumerate(notebook_cells(path)):
+        if cell["cell_type"] == "code":
+            assert not "".join(cell["source"]).rstrip().endswith(";"), f"cell {i} ends with ';'"
