@@ -1,0 +1,97 @@
+"""The shared helpers: datasets, training loop, seeding, plot style, MathJax extension."""
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+from relucourse import data, plots, set_seed
+from relucourse.sphinxext import FONTS, SCRIPT, mathjax_source
+from relucourse.train import accuracy, grad_norms, init_linear_, linear_layers, mlp, train
+
+
+def test_synthetic_datasets_are_deterministic_and_balanced():
+    for make in (data.xor, data.moons, data.spirals):
+        X, y = make(n=200, seed=3)
+        X2, y2 = make(n=200, seed=3)
+        assert X.shape == (200, 2) and X.dtype == torch.float32 and y.dtype == torch.long
+        assert torch.equal(X, X2) and torch.equal(y, y2)
+        assert 0.35 < y.float().mean().item() < 0.65
+    assert not torch.equal(data.spirals(seed=0)[0], data.spirals(seed=1)[0])
+
+
+def test_xor_labels_follow_the_sign_pattern():
+    X, y = data.xor(n=400, noise=0.05)
+    assert torch.equal(y, ((X[:, 0] > 0) ^ (X[:, 1] > 0)).long())
+
+
+def test_digits_split_and_standardisation():
+    Xtr, ytr, Xte, yte = data.digits()
+    assert Xtr.shape[1] == 64 and len(Xtr) + len(Xte) == 1797
+    assert abs(len(Xte) / 1797 - 0.25) < 0.01
+    assert torch.allclose(Xtr.mean(0), torch.zeros(64), atol=1e-4)
+    assert set(ytr.tolist()) == set(range(10))
+
+
+def test_mlp_structure_and_init_schemes():
+    set_seed(0)
+    net = mlp([64, 32, 32, 10], "tanh")
+    kinds = [type(m).__name__ for m in net]
+    assert kinds == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
+    big = mlp([1000, 1000, 10], "relu", init="he")
+    w = linear_layers(big)[0].weight
+    assert abs(w.var().item() - 2 / 1000) < 2e-4 and linear_layers(big)[0].bias.abs().max() == 0
+    xav = mlp([1000, 1000, 10], "relu", init="xavier")
+    assert abs(linear_layers(xav)[0].weight.var().item() - 2 / 2000) < 1e-4
+    with pytest.raises(ValueError, match="unknown init scheme"):
+        init_linear_(big, "lecun")
+
+
+def test_grad_norms_matches_autograd_and_leaves_no_grads():
+    set_seed(0)
+    net = mlp([4, 8, 8, 3], "relu")
+    X, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    norms = grad_norms(net, X, y)
+    torch.nn.functional.cross_entropy(net(X), y).backward()
+    assert norms == pytest.approx([m.weight.grad.norm().item() for m in linear_layers(net)])
+    net.zero_grad(set_to_none=True)
+    grad_norms(net, X, y)
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_train_learns_xor_reproducibly():
+    X, y = data.xor(n=200)
+    runs = []
+    for _ in range(2):
+        set_seed(1)
+        net = mlp([2, 16, 2], "relu", init="he")
+        runs.append(train(net, X, y, epochs=30, lr=0.1, seed=1, X_val=X, y_val=y))
+    assert runs[0] == runs[1]
+    assert runs[0]["train_acc"][-1] > 0.95 and accuracy(net, X, y) == runs[0]["train_acc"][-1]
+    assert runs[0]["loss"][-1] < runs[0]["loss"][0]
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        train(net, X, y, optimizer="lbfgs")
+
+
+def test_set_seed_makes_torch_and_numpy_repeat():
+    set_seed(5)
+    a = (torch.rand(3), np.random.rand(3))
+    set_seed(5)
+    b = (torch.rand(3), np.random.rand(3))
+    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_plot_style_and_decision_boundary():
+    matplotlib.use("Agg")
+    plots.use_style()
+    assert matplotlib.rcParams["axes.prop_cycle"].by_key()["color"] == plots.PALETTE
+    fig, ax = matplotlib.pyplot.subplots()
+    X, y = data.xor(n=40)
+    plots.decision_boundary(ax, mlp([2, 4, 2]), X, y, title="t")
+    assert ax.get_xlabel() == "$x_1$" and ax.get_legend() is not None
+    plots.close_all()
+
+
+def test_mathjax_files_are_installed():
+    src = mathjax_source()
+    assert (src / SCRIPT).is_file() and any((src / FONTS).glob("*.woff"))
