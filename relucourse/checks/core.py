@@ -187,8 +187,12 @@ class Checker:
         self.ok()
 
     def call(self, fn: Callable, *args, desc: str, hint: str | None = None,
-             allow_warnings: bool = False, **kwargs) -> Any:
-        """Call ``fn(*args, **kwargs)`` safely; ``desc`` is how the call is shown to the learner."""
+             expected: Any = None, allow_warnings: bool = False, **kwargs) -> Any:
+        """Call ``fn(*args, **kwargs)`` safely; ``desc`` is how the call is shown to the learner.
+
+        ``expected`` (the reference result, optional) is shown when the call itself goes wrong.
+        """
+        want = None if expected is None else describe(expected)
         snapshots = [_snapshot(a) for a in args]
         with warnings.catch_warnings(record=True) as caught, np.errstate(over="warn", invalid="warn", divide="warn", under="ignore"):
             warnings.simplefilter("always")
@@ -197,7 +201,7 @@ class Checker:
                     result = fn(*args, **kwargs)
             except _TimeLimit:
                 self.fail(f"your code did not finish within {self.time_limit_s:g} s.", tried=desc,
-                          hint="look for a loop that never ends, or work that grows too fast"
+                          expected=want, hint="look for a loop that never ends, or work that grows too fast"
                                " with the input size.")
             except NotImplementedError as err:
                 if STUB_MARKER in str(err):
@@ -206,13 +210,14 @@ class Checker:
                         f"Exercise {self.exercise_id} not attempted yet: replace the line "
                         "`raise NotImplementedError(...)` with your code, run that cell, then this one.",
                     ) from None
-                self._raised(err, desc, hint)
+                self._raised(err, desc, want, hint)
             except Exception as err:  # the learner's code may raise anything
-                self._raised(err, desc, hint)
+                self._raised(err, desc, want, hint)
         problems = [w for w in caught if issubclass(w.category, RuntimeWarning)]
         if problems and not allow_warnings:
-            self.fail("your code emitted a warning.", tried=desc,
-                      got=f"RuntimeWarning: {_short(problems[0].message, 100)}", hint=hint)
+            self.fail("your code emitted a warning.", tried=desc, expected=want and f"{want}, without a warning",
+                      got=f"{describe(result)}, with RuntimeWarning: {_short(problems[0].message, 100)}",
+                      hint=hint)
         for arg, before in zip(args, snapshots):
             if before is not None and not _unchanged(before, arg):
                 self.fail("your code modified its input in place.", tried=desc,
@@ -220,8 +225,8 @@ class Checker:
                                "(avoid `x[...] = ...`, `x.clamp_()`, `out=x` and other in-place operations).")
         return result
 
-    def _raised(self, err: Exception, desc: str, hint: str | None) -> None:
-        self.fail("your code raised an error.", tried=desc,
+    def _raised(self, err: Exception, desc: str, want: str | None, hint: str | None) -> None:
+        self.fail("your code raised an error.", tried=desc, expected=want,
                   got=f"{type(err).__name__}: {_short(err, 200)}", hint=hint)
 
     # -- comparing results -------------------------------------------------------------------
@@ -235,7 +240,9 @@ class Checker:
         if not isinstance(got, torch.Tensor if want_torch else np.ndarray):
             self.fail(f"expected a {kind}, but your code returned {type_name(got)}.", tried=desc,
                       expected=describe(expected), got=describe(got),
-                      hint=hint or f"return a {kind} with the same shape as the input.")
+                      hint=f"return a {kind}; convert with "
+                           + ("torch.as_tensor(...)." if want_torch else "np.asarray(...), or use NumPy "
+                              "operations on the whole array instead of a Python loop."))
         if tuple(got.shape) != tuple(expected.shape):
             self.fail("the result has the wrong shape.", tried=desc,
                       expected=f"shape {tuple(expected.shape)}", got=f"shape {tuple(got.shape)}",
@@ -243,7 +250,7 @@ class Checker:
         if check_dtype and got.dtype != expected.dtype:
             self.fail("the result has the wrong dtype.", tried=desc,
                       expected=f"dtype {expected.dtype}", got=f"dtype {got.dtype}",
-                      hint=hint or "keep the input's dtype: avoid constants or conversions that upcast it.")
+                      hint="keep the input's dtype: avoid constants or conversions that upcast it.")
         if want_torch and got.device != expected.device:
             self.fail("the result is on the wrong device.", tried=desc,
                       expected=str(expected.device), got=str(got.device))
