@@ -95,3 +95,18 @@ def test_plot_style_and_decision_boundary():
 def test_mathjax_files_are_installed():
     src = mathjax_source()
     assert (src / SCRIPT).is_file() and any((src / FONTS).glob("*.woff"))
+
+
+def test_notebook_timer_sums_cells_and_flags_the_ceiling():
+    from types import SimpleNamespace
+
+    from relucourse import nbtimes
+    saved = dict(nbtimes._seconds)  # this very run's own times: put them back afterwards
+    nbtimes._seconds.clear()
+    for phase, duration in [("setup", 2.0), ("call", 30.0), ("call", 29.5)]:
+        nbtimes.pytest_runtest_logreport(SimpleNamespace(nodeid="chapters/x.ipynb::Cell 0", duration=duration))
+    nbtimes.pytest_runtest_logreport(SimpleNamespace(nodeid="tests/unit/test_a.py::t", duration=99.0))
+    assert dict(nbtimes._seconds) == {"chapters/x.ipynb": 61.5}
+    assert nbtimes.over_ceiling() == ["chapters/x.ipynb"]
+    nbtimes._seconds.clear()
+    nbtimes._seconds.update(saved)

@@ -1,0 +1,40 @@
+"""pytest plugin: how long each notebook took under nbval; fail the run past the hard ceiling.
+
+Enabled for the course's own test run in pyproject.toml (``-p relucourse.nbtimes``). It sums the
+setup, call and teardown time of every cell of a notebook (the kernel's start included), prints a
+table at the end of the run, and turns a green run red when a notebook exceeds ``CEILING_S``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .execute import BUDGET_S, CEILING_S
+
+_seconds: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report) -> None:
+    path = report.nodeid.split("::")[0]
+    if path.endswith(".ipynb"):
+        _seconds[path] += report.duration
+
+
+def over_ceiling() -> list[str]:
+    return [path for path, s in _seconds.items() if s > CEILING_S]
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not _seconds:
+        return
+    tr = terminalreporter
+    tr.section("notebook execution times (nbval)")
+    for path, s in sorted(_seconds.items()):
+        flag = "" if s <= BUDGET_S else (" over the budget" if s <= CEILING_S else " OVER THE CEILING")
+        tr.write_line(f"{s:6.1f} s  {path}{flag}")
+    tr.write_line(f"budget {BUDGET_S:g} s per notebook, hard ceiling {CEILING_S:g} s")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if over_ceiling() and session.exitstatus == 0:
+        session.exitstatus = 1
