@@ -75,6 +75,14 @@ def _one_line(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def summarise(message: str) -> str:
+    """One report line from a check's message: the problem, what was tried, what came back."""
+    lines = message.splitlines()
+    head = lines[0].split(" failed ", 1)[-1] if lines else ""
+    keep = [line.strip() for line in lines[1:] if line.strip().startswith(("Tried:", "Got:"))]
+    return _one_line(" ".join([head, *keep]), limit=300)
+
+
 class _Collector:
     """pytest plugin: turns nbval's per-cell results into per-exercise rows."""
 
@@ -110,10 +118,10 @@ class _Collector:
                 row.status = NOT_ATTEMPTED
             else:
                 row.status = FAILED
-                if error:
-                    message = error[1].split("\n")
-                    row.detail = _one_line(" ".join(message)) if error[0] == "ExerciseFailed" \
-                        else f"{error[0]}: {_one_line(error[1])}"
+                if error and error[0] == "ExerciseFailed":
+                    row.detail = summarise(error[1])
+                elif error:
+                    row.detail = f"{error[0]}: {_one_line(error[1])}"
                 else:
                     row.detail = _one_line(str(call.excinfo.value))
             self.report.rows.append(row)

@@ -94,8 +94,8 @@ def describe(value: Any) -> str:
     """A short, readable description of a value for a learner-facing message."""
     if isinstance(value, torch.Tensor):
         dtype = str(value.dtype).replace("torch.", "")
-        if value.numel() <= 8:
-            body = np.array2string(value.detach().float().cpu().numpy(), precision=6, separator=", ")
+        if value.numel() <= 8 and not value.is_meta:
+            body = np.array2string(value.detach().to(torch.float64).cpu().numpy(), precision=6, separator=", ")
             return f"torch.tensor({body}, dtype=torch.{dtype})"
         return f"a tensor of shape {tuple(value.shape)} and dtype torch.{dtype}"
     if isinstance(value, np.ndarray):
@@ -124,7 +124,7 @@ def type_name(value: Any) -> str:
 
 def _snapshot(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
-        return value.detach().clone()
+        return None if value.is_meta else value.detach().clone()  # meta tensors hold no data
     if isinstance(value, np.ndarray):
         return value.copy()
     return None

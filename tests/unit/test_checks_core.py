@@ -103,3 +103,11 @@ def test_every_exercise_has_unit_tests():
         chapter = int(exercise_id.split(".")[0])
         text = (here / f"test_checks_ch{chapter:02d}.py").read_text()
         assert f'"{exercise_id}"' in text, f"no unit test for exercise {exercise_id}"
+
+
+def test_report_summary_keeps_problem_input_and_result():
+    from relucourse.grading import summarise
+    message = ("Exercise 1.1 failed check 4: your code emitted a warning.\n  Tried:    f(x)\n"
+               "  Expected: a long expected value\n  Got:      0.5, with RuntimeWarning: overflow\n  Hint: h")
+    assert summarise(message) == ("check 4: your code emitted a warning. Tried: f(x) "
+                                  "Got: 0.5, with RuntimeWarning: overflow")
