@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import math
+
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
+from ..train import grad_norms, linear_layers, mlp
 from . import exercise
-from .core import Checker, describe
+from .core import Checker, describe, type_name
 
 
 def reference_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -90,3 +96,310 @@ def check_sigmoid_derivative(c: Checker, sigmoid_derivative) -> None:
         out = c.call(sigmoid_derivative, x, desc=desc, hint=OVERFLOW_HINT)
         c.expect_array(out, reference_sigmoid_derivative(x), desc=desc, rtol=max(rtol, 1e-9),
                        atol=max(atol, 1e-12), hint=OVERFLOW_HINT if np.abs(x).max(initial=0) > 50 else hint)
+
+
+# --------------------------------------------------------------------------------------------
+# 1.3: collapse two linear layers into one
+# --------------------------------------------------------------------------------------------
+
+def reference_collapse(first: torch.nn.Linear, second: torch.nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W, b) with second(first(x)) == x @ W.T + b: W = W2 W1, b = W2 b1 + b2 (a missing bias is 0)."""
+    with torch.no_grad():
+        w1, w2 = first.weight, second.weight
+        b1 = first.bias if first.bias is not None else torch.zeros(w1.shape[0], dtype=w1.dtype)
+        b2 = second.bias if second.bias is not None else torch.zeros(w2.shape[0], dtype=w2.dtype)
+        return w2 @ w1, w2 @ b1 + b2
+
+
+def _linear(fan_in: int, fan_out: int, seed: int, bias: bool = True,
+            dtype: torch.dtype = torch.float32) -> torch.nn.Linear:
+    gen = torch.Generator().manual_seed(seed)
+    layer = torch.nn.Linear(fan_in, fan_out, bias=bias, dtype=dtype)
+    with torch.no_grad():
+        layer.weight.copy_(torch.randn(fan_out, fan_in, generator=gen, dtype=dtype))
+        if bias:
+            layer.bias.copy_(torch.randn(fan_out, generator=gen, dtype=dtype))
+    return layer
+
+
+def _layer_desc(layer: torch.nn.Linear) -> str:
+    extra = "" if layer.bias is not None else ", bias=False"
+    extra += "" if layer.weight.dtype == torch.float32 else f", dtype=torch.{str(layer.weight.dtype)[6:]}"
+    return f"nn.Linear({layer.in_features}, {layer.out_features}{extra})"
+
+
+COLLAPSE_HINT = ("second(first(x)) = W2 (W1 x + b1) + b2 = (W2 W1) x + (W2 b1 + b2), "
+                 "so W = second.weight @ first.weight and b = second.weight @ first.bias + second.bias.")
+
+
+def _collapse_hint(name: str, got, first: torch.nn.Linear, second: torch.nn.Linear) -> str:
+    """Recognise the typical mistakes and say what went wrong."""
+    if isinstance(got, torch.Tensor) and got.dtype == first.weight.dtype:
+        with torch.no_grad():
+            w1, w2 = first.weight, second.weight
+            b1 = first.bias if first.bias is not None else torch.zeros(w1.shape[0], dtype=w1.dtype)
+            b2 = second.bias if second.bias is not None else torch.zeros(w2.shape[0], dtype=w2.dtype)
+            if name == "W" and w1.shape == w2.shape and (torch.allclose(got, w1 @ w2) or torch.allclose(got, (w2 @ w1).T)):
+                return ("the order matters: x passes through `first`, then `second`, so "
+                        "W = second.weight @ first.weight.")
+            if name == "b" and b1.shape == b2.shape and torch.allclose(got, b1 + b2):
+                return ("the first layer's bias also passes through the second layer's weights: "
+                        "b = second.weight @ first.bias + second.bias.")
+            if name == "b" and torch.allclose(got, w2 @ b1) and second.bias is not None:
+                return "do not forget the second layer's own bias: b = second.weight @ first.bias + second.bias."
+    return COLLAPSE_HINT
+
+
+@exercise("1.3", "Collapse two linear layers into one")
+def check_collapse(c: Checker, collapse) -> None:
+    c.require_callable(collapse, "collapse")
+    cases = [  # (fan_in, hidden, fan_out, first has bias, second has bias, dtype)
+        (3, 5, 2, True, True, torch.float32),
+        (4, 4, 4, True, True, torch.float64),   # square: a transposed or swapped product has the right shape
+        (6, 1, 3, True, True, torch.float32),   # a bottleneck of width 1
+        (1, 7, 1, True, True, torch.float64),
+        (5, 3, 5, False, True, torch.float32),  # first layer without a bias
+        (2, 6, 4, True, False, torch.float64),  # second layer without a bias
+        (3, 3, 3, False, False, torch.float32),
+    ]
+    for k, (n_in, n_hid, n_out, bias1, bias2, dtype) in enumerate(cases):
+        first = _linear(n_in, n_hid, 100 + 2 * k, bias1, dtype)
+        second = _linear(n_hid, n_out, 101 + 2 * k, bias2, dtype)
+        desc = f"collapse(first, second) with first = {_layer_desc(first)}, second = {_layer_desc(second)}"
+        before = [p.detach().clone() for p in (*first.parameters(), *second.parameters())]
+        call_hint = COLLAPSE_HINT if bias1 and bias2 else (
+            "a layer made with bias=False has `.bias` equal to None: treat that bias as zero.")
+        result = c.call(collapse, first, second, desc=desc, hint=call_hint)
+        after = [p.detach() for p in (*first.parameters(), *second.parameters())]
+        c.expect(all(torch.equal(a, b) for a, b in zip(before, after)),
+                 "your code changed the layers' weights or biases.", tried=desc,
+                 hint="read first.weight, first.bias, ... without writing into them "
+                      "(no in-place operations such as `+=` or `.mul_()` on parameters).")
+        c.expect(isinstance(result, (tuple, list)) and len(result) == 2,
+                 "expected a pair (W, b).", tried=desc, expected="a tuple (W, b) of two tensors",
+                 got=f"{type(result).__name__} {describe(result)}", hint="end with `return W, b`.")
+        W, b = result
+        W_ref, b_ref = reference_collapse(first, second)
+        for name, got, want in (("W", W, W_ref), ("b", b, b_ref)):
+            if isinstance(got, torch.Tensor):
+                got = got.detach()
+            if isinstance(got, torch.Tensor) and tuple(got.shape) != tuple(want.shape):
+                c.fail(f"{name} has the wrong shape.", tried=desc, expected=f"shape {tuple(want.shape)}",
+                       got=f"shape {tuple(got.shape)}",
+                       hint="W is shaped like an nn.Linear weight, (second.out_features, first.in_features); "
+                            "multiply in the order the layers act: second.weight @ first.weight."
+                       if name == "W" else "b has one entry per output of `second`: (second.out_features,).")
+            c.expect_array(got, want, desc=f"{desc}: {name}", rtol=1e-5 if dtype == torch.float32 else 1e-10,
+                           atol=1e-5 if dtype == torch.float32 else 1e-12,
+                           hint=_collapse_hint(name, got, first, second))
+
+
+# --------------------------------------------------------------------------------------------
+# 1.4: per-layer gradient norms
+# --------------------------------------------------------------------------------------------
+
+class _Gain(torch.nn.Module):
+    """Multiplies each feature by a learned gain: a 2-D parameter that does not belong to an nn.Linear."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.gain = torch.nn.Parameter(torch.full((1, width), 1.5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gain
+
+
+def _grad_norm_cases():
+    """(model builder, X, y, description): small hidden models and batches."""
+    def batch(n, d, classes, seed, dtype=torch.float32):
+        gen = torch.Generator().manual_seed(seed)
+        return (torch.randn(n, d, generator=gen, dtype=dtype),
+                torch.randint(0, classes, (n,), generator=gen))
+
+    def seeded(build, seed):
+        def make():
+            torch.manual_seed(seed)
+            return build()
+        return make
+
+    return [
+        (seeded(lambda: mlp([4, 6, 5, 3], "sigmoid"), 1), *batch(16, 4, 3, 2),
+         "model = mlp([4, 6, 5, 3], 'sigmoid'), a batch of 16 inputs with 4 features and 3 classes"),
+        (seeded(lambda: mlp([5, 8, 8, 8, 8, 2], "tanh").double(), 3), *batch(10, 5, 2, 4, torch.float64),
+         "model = mlp([5, 8, 8, 8, 8, 2], 'tanh') in float64, a batch of 10 inputs"),
+        (seeded(lambda: nn.Sequential(nn.Sequential(nn.Linear(3, 7), nn.Sigmoid()),
+                                      nn.Sequential(nn.Linear(7, 7), nn.Sigmoid()), nn.Linear(7, 4)), 5),
+         *batch(12, 3, 4, 6),
+         "model = nn.Sequential(nn.Sequential(nn.Linear(3, 7), nn.Sigmoid()), "
+         "nn.Sequential(nn.Linear(7, 7), nn.Sigmoid()), nn.Linear(7, 4))  # nested blocks"),
+        (seeded(lambda: nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6), nn.Tanh(), _Gain(6), nn.Linear(6, 3)), 7),
+         *batch(9, 4, 3, 8),
+         "model = nn.Sequential(nn.Linear(4, 6), nn.LayerNorm(6), nn.Tanh(), Gain(6), nn.Linear(6, 3)), "
+         "where Gain holds a (1, 6) parameter that is not an nn.Linear weight"),
+        (seeded(lambda: mlp([8] + [16] * 20 + [3], "sigmoid"), 9), *batch(32, 8, 3, 10),
+         "model = mlp([8] + [16] * 20 + [3], 'sigmoid'), a batch of 32 inputs (norms span many orders of magnitude)"),
+        (seeded(lambda: mlp([2, 1], "sigmoid"), 11), *batch(1, 2, 1, 12),
+         "model = mlp([2, 1], 'sigmoid') (a single layer, one class), a batch of 1 input"),
+    ]
+
+
+def _as_floats(value) -> list[float] | None:
+    """The learner's result as a list of floats, or None if it is not a sequence of numbers."""
+    if isinstance(value, torch.Tensor) and value.dim() == 1:
+        return [float(v) for v in value.detach().double()]
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind == "f":
+        return [float(v) for v in value]
+    if not isinstance(value, (list, tuple)):
+        return None
+    out = []
+    for v in value:
+        if isinstance(v, torch.Tensor) and v.numel() == 1:
+            out.append(float(v.detach().item()))
+        elif isinstance(v, (float, int, np.floating, np.integer)) and not isinstance(v, (bool, np.bool_)):
+            out.append(float(v))
+        else:
+            return None
+    return out
+
+
+def _close(a: list[float], b: list[float], rtol: float = 1e-4) -> bool:
+    return len(a) == len(b) and all(math.isclose(x, y, rel_tol=rtol, abs_tol=1e-30) for x, y in zip(a, b))
+
+
+def _grad_norm_mistake(got: list[float], model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor) -> str:
+    """Say what a wrong list of norms most likely computed."""
+    linears = linear_layers(model)
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(model(X), y).backward()
+    weights = [m.weight.grad.norm().item() for m in linears]
+    biases = [m.bias.grad.norm().item() for m in linears if m.bias is not None]
+    every = [p.grad.norm().item() for p in model.parameters() if p.grad is not None]
+    two_d = [p.grad.norm().item() for p in model.parameters() if p.grad is not None and p.dim() == 2]
+    model.zero_grad(set_to_none=True)
+    if _close(got, weights[::-1]) and len(weights) > 1:
+        return "your norms come in reverse order: list the layers first to last, as model.modules() does."
+    if _close(got, biases):
+        return "these are the norms of the biases' gradients: use each layer's `.weight.grad`."
+    if _close(got, every) or len(got) == len(every) != len(weights):
+        return ("you included every parameter (biases, normalisation layers, ...): keep only the weights "
+                "of the nn.Linear layers, e.g. [m for m in model.modules() if isinstance(m, nn.Linear)].")
+    if _close(got, two_d) or len(got) == len(two_d) != len(weights):
+        return ("not every 2-D parameter is an nn.Linear weight: select the modules with "
+                "isinstance(m, nn.Linear) and use m.weight.grad.")
+    if _close(got, [w * len(X) for w in weights]):
+        return "your loss is summed over the batch: use the mean, F.cross_entropy(model(X), y)."
+    if _close(got, [w * w for w in weights]):
+        return "these are squared norms: use .norm() (the square root of the sum of squares)."
+    if len(got) < len(weights):
+        return ("some nn.Linear layers are missing: look inside nested blocks too, "
+                "with model.modules() rather than model.children().")
+    return ("compute loss = F.cross_entropy(model(X), y), call loss.backward(), then take "
+            "m.weight.grad.norm() for each nn.Linear m in model.modules().")
+
+
+@exercise("1.4", "Per-layer gradient norms")
+def check_layer_grad_norms(c: Checker, layer_grad_norms) -> None:
+    c.require_callable(layer_grad_norms, "layer_grad_norms")
+    for make, X, y, desc in _grad_norm_cases():
+        model = make()
+        expected = grad_norms(copy.deepcopy(model), X, y)
+        for attempt in ("fresh", "stale gradients", "second call"):
+            if attempt == "stale gradients":  # a previous backward left gradients on the model
+                for p in model.parameters():
+                    p.grad = torch.full_like(p, 3.0)
+                tried = desc + "; the model still holds gradients from an earlier backward pass"
+            elif attempt == "second call":
+                tried = desc + "; called twice in a row (this is the second call)"
+                c.call(layer_grad_norms, model, X, y, desc=tried)
+            else:
+                tried = desc
+            params = [p.detach().clone() for p in model.parameters()]
+            grads_before = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
+            got = c.call(layer_grad_norms, model, X, y, desc=tried)
+            c.expect(all(torch.equal(a, b.detach()) for a, b in zip(params, model.parameters())),
+                     "your code changed the model's parameters.", tried=tried,
+                     hint="only measure the gradients: do not take an optimiser step or write into the weights.")
+            values = _as_floats(got)
+            c.expect(values is not None, "expected a list of numbers, one per nn.Linear layer.", tried=tried,
+                     expected=f"a list of {len(expected)} floats", got=f"{type_name(got)} {describe(got)}",
+                     hint="return [m.weight.grad.norm().item() for m in the model's nn.Linear layers].")
+            if not _close(values, expected):
+                if attempt == "fresh" or len(values) != len(expected):
+                    hint = _grad_norm_mistake(values, copy.deepcopy(model), X, y)
+                else:
+                    hint = ("loss.backward() ADDS to whatever .grad already holds: clear the gradients "
+                            "(model.zero_grad()) before the backward pass.")
+                c.fail("wrong gradient norms." if len(values) == len(expected) else
+                       f"expected {len(expected)} norms (one per nn.Linear layer), got {len(values)}.",
+                       tried=tried, expected=_fmt(expected), got=_fmt(values), hint=hint)
+            c.ok()
+            leftover = [p for p, before in zip(model.parameters(), grads_before)
+                        if p.grad is not None and bool(p.grad.abs().sum() > 0)
+                        and not (before is not None and torch.equal(p.grad, before))]
+            c.expect(not leftover, "your code left the gradients it computed on the model.", tried=tried,
+                     got=f"{len(leftover)} parameters hold a non-zero .grad after your function returned",
+                     hint="call model.zero_grad() before returning (and before backward), so that "
+                          "gradients do not pile up between calls.")
+
+
+def _fmt(values: list[float]) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in values[:8]) + (", ...]" if len(values) > 8 else "]")
+
+
+# --------------------------------------------------------------------------------------------
+# 1.5: how deep before the gradient bound falls below a threshold?
+# --------------------------------------------------------------------------------------------
+
+def reference_depth_needed(bound: float, threshold: float) -> int:
+    """The smallest depth L >= 0 with bound ** L < threshold, for 0 < bound < 1 and 0 < threshold."""
+    depth = 0
+    while not bound ** depth < threshold:
+        depth += 1
+    return depth
+
+
+#: Hidden (bound, threshold) pairs: powers of two make bound ** L == threshold exactly (off-by-one traps).
+DEPTH_CASES = [
+    (0.25, 1e-6), (0.5, 2.0 ** -10), (0.25, 2.0 ** -20), (0.5, 0.5), (0.9, 0.5), (0.5, 1.0),
+    (0.001, 0.5), (0.999, 1e-3), (0.5, 1e-300), (0.75, 1e-9), (0.125, 2.0 ** -30), (0.3, 0.3 ** 4 * 1.001),
+]
+
+DEPTH_HINT = ("L must be a whole number with bound ** L < threshold strictly, and the smallest such: "
+              "try L = 0, 1, 2, ... in a loop, or use logarithms and then check the exact-power case "
+              "bound ** L == threshold.")
+
+
+@exercise("1.5", "How deep until the gradient vanishes?")
+def check_depth_needed(c: Checker, depth_needed) -> None:
+    c.require_callable(depth_needed, "depth_needed")
+    for bound, threshold in DEPTH_CASES:
+        desc = f"depth_needed({bound!r}, {threshold!r})"
+        want = reference_depth_needed(bound, threshold)
+        got = c.call(depth_needed, bound, threshold, desc=desc, hint=DEPTH_HINT)
+        if isinstance(got, (torch.Tensor, np.ndarray)) and got.reshape(-1).shape[0] == 1:
+            got = got.item()  # a one-element tensor or array holds a number too
+        is_number = (isinstance(got, (int, float, np.integer, np.floating))
+                     and not isinstance(got, (bool, np.bool_)))
+        c.expect(is_number, f"expected a number, but your code returned {type_name(got)}.", tried=desc,
+                 expected=repr(want), got=describe(got), hint="return the depth L as an int.")
+        c.expect(float(got) == want, "wrong value.", tried=desc, expected=repr(want), got=describe(got),
+                 hint=_depth_hint(got, want, bound, threshold))
+
+
+def _depth_hint(got, want: int, bound: float, threshold: float) -> str:
+    try:
+        value = float(got)
+    except (TypeError, ValueError):
+        return "return a whole number (an int), the depth L."
+    if math.isnan(value) or value != int(value):
+        return ("a depth is a whole number of layers, and yours is not: round the ratio of logarithms "
+                "up to an integer, then check the exact-power case.")
+    if value == want - 1 and bound ** (want - 1) == threshold:
+        return (f"off by one: {bound!r} ** {want - 1} equals {threshold!r} exactly, and equal is not "
+                "below the threshold, so one more layer is needed (< is strict).")
+    if value == want - 1:
+        return f"off by one: {bound!r} ** {int(value)} = {bound ** int(value):.3g} is not yet below {threshold!r}."
+    if value == want + 1:
+        return (f"one layer too many: {bound!r} ** {want} = {bound ** want:.3g} is already below "
+                f"{threshold!r}; return the smallest such depth.")
+    return DEPTH_HINT
