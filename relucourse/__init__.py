@@ -5,6 +5,8 @@
 - ``relucourse.release`` generates ``exercises/`` from ``solutions/`` (``--check`` for CI)
 - ``relucourse.execute`` runs notebooks in place and reports their run time
 - ``relucourse.data``, ``relucourse.train``, ``relucourse.plots``: datasets, a tiny training loop, the plot style
+- ``relucourse.bench``   the activation-cost benchmark, ``python -m relucourse.bench``
+- ``relucourse.measure``, ``relucourse.history``, ``relucourse.regions``: chapter-specific measurements
 """
 
 import random

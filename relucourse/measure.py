@@ -1,0 +1,124 @@
+"""Measurements on networks and training runs: sparsity, speed of learning, init statistics.
+
+Used by chapter 3 (ReLU's advantages, measured) and by its graded checks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .train import accuracy, mlp
+
+
+def zero_fractions(model: nn.Module, X: torch.Tensor, kinds: tuple[type, ...] = (nn.ReLU,)) -> list[float]:
+    """Fraction of exactly-zero outputs of every ``kinds`` module of ``model`` on input ``X``.
+
+    One number per module, in the order of ``model.modules()``. The outputs are captured with
+    forward hooks, which are removed again before returning, even if the forward pass fails.
+    """
+    fractions: dict[int, float] = {}
+    modules = [m for m in model.modules() if isinstance(m, kinds)]
+
+    def hook_for(i):
+        def hook(module, inputs, output):
+            fractions[i] = (output == 0).float().mean().item()
+        return hook
+
+    handles = [m.register_forward_hook(hook_for(i)) for i, m in enumerate(modules)]
+    try:
+        with torch.no_grad():
+            model(X)
+    finally:
+        for h in handles:
+            h.remove()
+    return [fractions[i] for i in range(len(modules))]
+
+
+def epochs_to_target(history: Sequence[float], target: float) -> int | None:
+    """The first epoch (counted from 1) whose value is at least ``target``; None if none is."""
+    for epoch, value in enumerate(history, start=1):
+        if value >= target:
+            return epoch
+    return None
+
+
+def weight_variance_ratio(layer: nn.Linear) -> float:
+    """Sample variance of ``layer.weight`` times fan_in: 2 for He init, 1/3 for nn.Linear's default."""
+    return layer.weight.detach().double().var().item() * layer.in_features
+
+
+def epochs_to_accuracy(activation: str, lr: float, X: torch.Tensor, y: torch.Tensor, *, target: float = 0.95,
+                       sizes: Sequence[int] = (2, 64, 64, 64, 64, 2), max_epochs: int = 300, seed: int = 0,
+                       momentum: float = 0.9, batch_size: int | None = 40,
+                       init: str = "default") -> int | None:
+    """SGD on (X, y) until the training accuracy reaches ``target``: the epoch it did, or None.
+
+    The accuracy is measured after each epoch, so the answer is :func:`epochs_to_target` of the
+    training-accuracy history, without training on once the target is reached. A run whose loss
+    becomes NaN or infinite (learning rate too high) counts as never reaching it.
+    ``batch_size=None`` means one full-batch step per epoch.
+    """
+    torch.manual_seed(seed)
+    model = mlp(list(sizes), activation, init=init)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    gen = torch.Generator().manual_seed(seed)
+    size = len(X) if batch_size is None else batch_size
+    for epoch in range(1, max_epochs + 1):
+        order = torch.randperm(len(X), generator=gen)
+        for start in range(0, len(X), size):
+            idx = order[start:start + size]
+            loss = F.cross_entropy(model(X[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        if not math.isfinite(loss.item()):
+            return None
+        if accuracy(model, X, y) >= target:
+            return epoch
+    return None
+
+
+def train_sparse(X: torch.Tensor, y: torch.Tensor, X_test: torch.Tensor, y_test: torch.Tensor, *,
+                 l1: float = 0.0, hidden: Sequence[int] = (256, 256), epochs: int = 30, lr: float = 0.05,
+                 batch_size: int = 64, seed: int = 0) -> dict[str, float]:
+    """Train a He-initialised ReLU MLP with an L1 penalty ``l1 * mean |h|`` on its hidden activations.
+
+    Returns the final train and test accuracy, their gap, and the fraction of exactly-zero hidden
+    activations on the test inputs (all hidden layers together).
+    """
+    torch.manual_seed(seed)
+    model = mlp([X.shape[1], *hidden, int(y.max()) + 1], "relu", init="he")
+    relus = [m for m in model if isinstance(m, nn.ReLU)]
+    captured: list[torch.Tensor] = []
+    handles = [r.register_forward_hook(lambda m, i, o: captured.append(o)) for r in relus]
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    gen = torch.Generator().manual_seed(seed)
+    try:
+        for _ in range(epochs):
+            order = torch.randperm(len(X), generator=gen)
+            for start in range(0, len(X), batch_size):
+                idx = order[start:start + batch_size]
+                captured.clear()
+                loss = F.cross_entropy(model(X[idx]), y[idx])
+                if l1:
+                    loss = loss + l1 * sum(h.abs().mean() for h in captured)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+    finally:
+        for h in handles:
+            h.remove()
+    model.eval()
+    train_acc, test_acc = accuracy(model, X, y), accuracy(model, X_test, y_test)
+    zeros = zero_fractions(model, X_test)
+    return {"l1": l1, "seed": seed, "train_acc": train_acc, "test_acc": test_acc,
+            "gap": train_acc - test_acc, "sparsity": sum(zeros) / len(zeros)}
+
+
+__all__ = ["zero_fractions", "epochs_to_target", "weight_variance_ratio", "epochs_to_accuracy",
+           "train_sparse"]

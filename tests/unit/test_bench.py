@@ -1,0 +1,130 @@
+"""The cost benchmark: timing helper, bandwidth, kernels agree with PyTorch, command line."""
+
+import statistics
+
+import pytest
+import torch
+
+from relucourse import bench
+from relucourse.checks.ch03 import FakeWorkload
+
+
+def test_time_it_skips_warmup_and_takes_the_median():
+    work = FakeWorkload([100.0, 50.0, 3.0, 1.0, 2.0, 99.0, 4.0])
+    assert bench.time_it(work.fn, work.clock, warmup=2, repeats=5) == 3.0
+    assert work.calls == 7
+
+
+def test_time_it_synchronises_around_every_timed_call():
+    events = []
+    work = FakeWorkload([1.0])
+    bench.time_it(lambda: events.append("fn") or work.fn(), work.clock, warmup=1, repeats=2,
+                  sync=lambda: events.append("sync"))
+    assert events == ["fn", "sync", "fn", "sync", "sync", "fn", "sync"]
+
+
+def test_run_benchmark_interleaves_and_skips_kernels_that_fail(monkeypatch):
+    calls = []
+
+    def broken(x, y):
+        raise RuntimeError("not implemented for this dtype")
+    monkeypatch.setitem(bench.KERNELS, "tanh", (broken, broken))
+    monkeypatch.setitem(bench.KERNELS, "relu", (lambda x, y: calls.append("relu") or y.copy_(x),
+                                                lambda g, x, y, gx: calls.append("relu-bwd")))
+    lines = []
+    results = bench.run_benchmark(size=64, activations=["relu", "tanh"], warmup=1, repeats=3,
+                                  progress=lines.append)
+    assert [r.name for r in results] == ["copy", "relu"]
+    assert any("tanh (fwd) skipped" in line for line in lines)
+    assert calls.count("relu") == 2 * (1 + 3)        # fwd and fwd+bwd, warm-up + 3 rounds each
+
+
+def test_time_it_rejects_zero_repeats():
+    with pytest.raises(ValueError):
+        bench.time_it(lambda: None, repeats=0)
+
+
+@pytest.mark.parametrize("dtype,itemsize", [(torch.float32, 4), (torch.float16, 2), (torch.bfloat16, 2),
+                                            (torch.float64, 8)])
+def test_bandwidth_counts_reads_and_writes(dtype, itemsize):
+    assert bench.bandwidth_gbs(10**9, dtype, 1.0) == pytest.approx(2 * itemsize)
+    assert bench.bandwidth_gbs(10**9, dtype, 2.0, reads=3, writes=2) == pytest.approx(2.5 * itemsize)
+
+
+@pytest.mark.parametrize("name", bench.ACTIVATION_NAMES)
+def test_kernels_match_pytorch_forward_and_autograd(name):
+    forward, backward = bench.KERNELS[name]
+    x = torch.linspace(-5, 5, 1001, dtype=torch.float64)
+    g = torch.randn(1001, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y, gx = torch.empty_like(x), torch.empty_like(x)
+    forward(x, y)
+    backward(g, x, y, gx)
+    xr = x.clone().requires_grad_(True)
+    ref = bench.FUNCTIONAL[name](xr)
+    (ref_grad,) = torch.autograd.grad(ref, xr, g)
+    torch.testing.assert_close(y, ref.detach())
+    torch.testing.assert_close(gx, ref_grad)
+
+
+def test_run_benchmark_reports_every_activation_against_the_copy():
+    lines = []
+    results = bench.run_benchmark(size=2**12, warmup=1, repeats=2, progress=lines.append)
+    assert [r.name for r in results] == ["copy"] + bench.ACTIVATION_NAMES
+    assert results[0].fwd_pct == pytest.approx(100.0)
+    for r in results[1:]:
+        assert r.fwd_ms > 0 and r.fwdbwd_ms > 0
+        assert r.fwd_pct == pytest.approx(100 * r.fwd_gbs / results[0].fwd_gbs)
+        assert r.fwdbwd_gbs == pytest.approx(bench.bandwidth_gbs(2**12, torch.float32, r.fwdbwd_ms / 1e3, 3, 2))
+    assert lines[0].startswith("benchmark:") and "warm-up done" in lines[1]
+    assert lines[-1].startswith("  round 2/2 done")
+    table = bench.format_table(results)
+    assert "relu" in table and "% copy" in table
+
+
+def test_mlp_step_time_is_positive():
+    assert bench.mlp_step_ms("relu", width=16, batch=8, warmup=1, repeats=2) > 0
+    times = bench.compare_mlp_steps(["relu", "tanh"], width=16, batch=8, warmup=1, repeats=3)
+    assert list(times) == ["relu", "tanh"] and all(t > 0 for t in times.values())
+
+
+def test_plot_results_draws_one_bar_group_per_activation():
+    import matplotlib.pyplot as plt
+    results = bench.run_benchmark(size=256, activations=["relu", "tanh"], warmup=0, repeats=1, progress=None)
+    ax = bench.plot_results(results)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["relu", "tanh"]
+    plt.close("all")
+
+
+def test_command_line_runs_and_saves_a_figure(tmp_path, capsys):
+    figure = tmp_path / "bench.png"
+    assert bench.main(["--size", "2**10", "--repeats", "2", "--warmup", "1", "--activations", "relu,gelu",
+                       "--figure", str(figure), "--mlp", "--mlp-width", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "copy" in out and "gelu" in out and "figure saved" in out
+    assert figure.exists() and figure.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64"])
+def test_command_line_other_dtypes(dtype, capsys):
+    assert bench.main(["--size", "1024", "--repeats", "1", "--dtype", dtype, "--figure", "none"]) == 0
+    assert "relu" in capsys.readouterr().out
+
+
+def test_command_line_rejects_bad_options():
+    with pytest.raises(SystemExit):
+        bench.main(["--activations", "relu,swoosh", "--figure", "none"])
+    with pytest.raises(SystemExit):
+        bench.main(["--size", "lots", "--figure", "none"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_cuda_without_a_gpu_says_so_clearly():
+    with pytest.raises(SystemExit, match="no CUDA GPU"):
+        bench.main(["--device", "cuda", "--figure", "none"])
+
+
+def test_parse_size():
+    assert bench._parse_size("2**24") == 2**24
+    assert bench._parse_size("2^10") == 1024
+    assert bench._parse_size("1_000") == 1000
+    assert statistics.median([1, 2, 3]) == 2

@@ -1,0 +1,54 @@
+"""relucourse.measure: zero fractions, epochs to target, training helpers of chapter 3."""
+
+import pytest
+import torch
+from torch import nn
+
+from relucourse.data import digits, spirals
+from relucourse.measure import (epochs_to_accuracy, epochs_to_target, train_sparse, weight_variance_ratio,
+                                zero_fractions)
+from relucourse.train import mlp
+
+
+def test_zero_fractions_counts_exact_zeros_and_removes_its_hooks():
+    torch.manual_seed(0)
+    model = mlp([4, 64, 64, 2], "relu", init="he")
+    with torch.no_grad():
+        model[2].bias.fill_(-1e6)      # second hidden layer entirely dead
+    fr = zero_fractions(model, torch.randn(500, 4))
+    assert len(fr) == 2 and 0.3 < fr[0] < 0.7 and fr[1] == 1.0
+    assert all(len(m._forward_hooks) == 0 for m in model.modules())
+
+
+def test_zero_fractions_removes_hooks_even_when_forward_fails():
+    model = mlp([4, 8, 2], "relu")
+    with pytest.raises(RuntimeError):
+        zero_fractions(model, torch.randn(3, 5))
+    assert all(len(m._forward_hooks) == 0 for m in model.modules())
+
+
+def test_epochs_to_target_counts_from_one():
+    assert epochs_to_target([0.1, 0.5, 0.9], 0.5) == 2
+    assert epochs_to_target([0.1], 0.5) is None
+
+
+def test_weight_variance_ratio_default_vs_he():
+    torch.manual_seed(0)
+    assert weight_variance_ratio(nn.Linear(256, 1024)) == pytest.approx(1 / 3, rel=0.05)
+    assert weight_variance_ratio(mlp([256, 1024], init="he")[0]) == pytest.approx(2, rel=0.05)
+
+
+def test_epochs_to_accuracy_reaches_an_easy_target_and_gives_up_on_an_impossible_one():
+    X, y = spirals(n=100)
+    epochs = epochs_to_accuracy("relu", 0.1, X, y, target=0.5, max_epochs=5)
+    assert epochs is not None and 1 <= epochs <= 5
+    assert epochs_to_accuracy("relu", 0.1, X, y, target=1.01, max_epochs=2) is None
+    assert epochs_to_accuracy("relu", 1e6, X, y, target=1.01, max_epochs=3) is None  # diverges: None
+
+
+def test_train_sparse_l1_increases_sparsity():
+    X, y, Xt, yt = digits()
+    plain = train_sparse(X[:300], y[:300], Xt[:100], yt[:100], l1=0.0, hidden=(32,), epochs=3)
+    sparse = train_sparse(X[:300], y[:300], Xt[:100], yt[:100], l1=3.0, hidden=(32,), epochs=3)
+    assert sparse["sparsity"] > plain["sparsity"]
+    assert set(plain) == {"l1", "seed", "train_acc", "test_acc", "gap", "sparsity"}
