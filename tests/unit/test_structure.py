@@ -82,3 +82,12 @@ def test_no_cell_relies_on_a_trailing_semicolon(path):
     for i, cell in enumerate(notebook_cells(path)):
         if cell["cell_type"] == "code":
             assert not "".join(cell["source"]).rstrip().endswith(";"), f"cell {i} ends with ';'"
+
+
+@pytest.mark.parametrize("path", CHAPTERS + SOLUTIONS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_code_lines_fit_the_page(path):
+    """The book's code column shows about 80 characters; longer lines are cut off for readers."""
+    for i, cell in enumerate(notebook_cells(path)):
+        if cell["cell_type"] == "code":
+            for line in "".join(cell["source"]).splitlines():
+                assert len(line) <= 79, f"cell {i}: {len(line)} characters: {line}"
