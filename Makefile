@@ -5,12 +5,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install book test grade exercises execute clean
+.PHONY: help install book test grade notebook exercises execute clean
 
 help:
 	@echo "make book       build the book into _build/html (executes the lessons)"
 	@echo "make test       run the whole test suite (checks, notebooks, exercises, grading, book)"
 	@echo "make grade      your progress report over exercises/"
+	@echo "make notebook   open Jupyter in this folder, to run the lessons and do the exercises"
 	@echo "make exercises  regenerate exercises/ from solutions/ (course authors)"
 	@echo "make execute    re-run chapters/ and solutions/ in place, storing outputs (course authors)"
 
@@ -30,6 +31,9 @@ test: $(STAMP)
 
 grade: $(STAMP)
 	$(BIN)/python -m relucourse.grading exercises
+
+notebook: $(STAMP)
+	$(BIN)/jupyter notebook
 
 exercises: $(STAMP)
 	$(BIN)/python -m relucourse.release
