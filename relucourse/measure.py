@@ -10,9 +10,8 @@ from typing import Sequence
 
 import torch
 from torch import nn
-import torch.nn.functional as F
 
-from .train import accuracy, mlp
+from .train import accuracy, mlp, train
 
 
 def zero_fractions(model: nn.Module, X: torch.Tensor, kinds: tuple[type, ...] = (nn.ReLU,)) -> list[float]:
@@ -59,28 +58,17 @@ def epochs_to_accuracy(activation: str, lr: float, X: torch.Tensor, y: torch.Ten
     """SGD on (X, y) until the training accuracy reaches ``target``: the epoch it did, or None.
 
     The accuracy is measured after each epoch, so the answer is :func:`epochs_to_target` of the
-    training-accuracy history, without training on once the target is reached. A run whose loss
+    training-accuracy history; training stops once the target is reached. A run whose loss
     becomes NaN or infinite (learning rate too high) counts as never reaching it.
     ``batch_size=None`` means one full-batch step per epoch.
     """
     torch.manual_seed(seed)
     model = mlp(list(sizes), activation, init=init)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    gen = torch.Generator().manual_seed(seed)
-    size = len(X) if batch_size is None else batch_size
-    for epoch in range(1, max_epochs + 1):
-        order = torch.randperm(len(X), generator=gen)
-        for start in range(0, len(X), size):
-            idx = order[start:start + size]
-            loss = F.cross_entropy(model(X[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        if not math.isfinite(loss.item()):
-            return None
-        if accuracy(model, X, y) >= target:
-            return epoch
-    return None
+    history = train(model, X, y, epochs=max_epochs, lr=lr, batch_size=batch_size, momentum=momentum,
+                    seed=seed, stop_at=target)
+    if not math.isfinite(history["loss"][-1]):
+        return None
+    return epochs_to_target(history["train_acc"], target)
 
 
 def train_sparse(X: torch.Tensor, y: torch.Tensor, X_test: torch.Tensor, y_test: torch.Tensor, *,
@@ -93,23 +81,21 @@ def train_sparse(X: torch.Tensor, y: torch.Tensor, X_test: torch.Tensor, y_test:
     """
     torch.manual_seed(seed)
     model = mlp([X.shape[1], *hidden, int(y.max()) + 1], "relu", init="he")
-    relus = [m for m in model if isinstance(m, nn.ReLU)]
     captured: list[torch.Tensor] = []
-    handles = [r.register_forward_hook(lambda m, i, o: captured.append(o)) for r in relus]
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    gen = torch.Generator().manual_seed(seed)
+
+    def capture(module, inputs, output):
+        if module.training:  # only the training forward passes, not the accuracy evaluations
+            captured.append(output)
+
+    def l1_penalty() -> torch.Tensor:
+        value = l1 * sum(h.abs().mean() for h in captured)
+        captured.clear()
+        return value
+
+    handles = [m.register_forward_hook(capture) for m in model if isinstance(m, nn.ReLU)]
     try:
-        for _ in range(epochs):
-            order = torch.randperm(len(X), generator=gen)
-            for start in range(0, len(X), batch_size):
-                idx = order[start:start + batch_size]
-                captured.clear()
-                loss = F.cross_entropy(model(X[idx]), y[idx])
-                if l1:
-                    loss = loss + l1 * sum(h.abs().mean() for h in captured)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+        train(model, X, y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+              penalty=l1_penalty if l1 else None)
     finally:
         for h in handles:
             h.remove()

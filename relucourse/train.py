@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -67,11 +68,18 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
 
 def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int = 20, lr: float = 0.1,
           batch_size: int | None = 64, optimizer: str = "sgd", momentum: float = 0.9, seed: int = 0,
-          X_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None) -> dict[str, list[float]]:
+          X_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
+          penalty: Callable[[], torch.Tensor] | None = None,
+          stop_at: float | None = None) -> dict[str, list[float]]:
     """Train with cross-entropy; return the history: loss, train_acc (and val_acc) after each epoch.
 
     ``batch_size=None`` means full-batch gradient descent. Shuffling uses its own seeded generator,
     so a run is reproducible for a given model initialisation and ``seed``.
+
+    ``penalty()``, if given, is called after each forward pass and added to the batch's loss (e.g.
+    an L1 term on activations captured by forward hooks). Training stops early after the epoch
+    whose training accuracy reaches ``stop_at``, and after an epoch whose loss is not finite (a
+    diverged run cannot recover).
     """
     gen = torch.Generator().manual_seed(seed)
     if optimizer == "sgd":
@@ -92,6 +100,8 @@ def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int = 2
         for start in range(0, n, size):
             idx = order[start:start + size]
             loss = F.cross_entropy(model(X[idx]), y[idx])
+            if penalty is not None:
+                loss = loss + penalty()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -101,4 +111,8 @@ def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int = 2
         history["train_acc"].append(accuracy(model, X, y))
         if X_val is not None:
             history["val_acc"].append(accuracy(model, X_val, y_val))
+        if not math.isfinite(history["loss"][-1]):
+            break
+        if stop_at is not None and history["train_acc"][-1] >= stop_at:
+            break
     return history

@@ -110,3 +110,24 @@ def test_notebook_timer_sums_cells_and_flags_the_ceiling():
     assert nbtimes.over_ceiling() == ["chapters/x.ipynb"]
     nbtimes._seconds.clear()
     nbtimes._seconds.update(saved)
+
+
+def test_train_penalty_is_added_to_the_loss():
+    X, y = data.xor(n=64)
+    histories = []
+    for extra in (None, lambda: torch.tensor(5.0)):
+        set_seed(0)
+        histories.append(train(mlp([2, 8, 2]), X, y, epochs=2, lr=0.1, seed=0, penalty=extra))
+    # a constant penalty leaves the gradients, hence the trajectory, unchanged but adds 5 to the loss
+    assert histories[1]["loss"] == pytest.approx([v + 5 for v in histories[0]["loss"]])
+    assert histories[1]["train_acc"] == histories[0]["train_acc"]
+
+
+def test_train_stops_at_the_target_and_after_divergence():
+    X, y = data.xor(n=200)
+    set_seed(1)
+    history = train(mlp([2, 16, 2], "relu", init="he"), X, y, epochs=100, lr=0.1, seed=1, stop_at=0.9)
+    assert len(history["train_acc"]) < 100 and history["train_acc"][-1] >= 0.9
+    assert all(a < 0.9 for a in history["train_acc"][:-1])
+    diverged = train(mlp([2, 16, 2]), X, y, epochs=50, seed=1, penalty=lambda: torch.tensor(float("nan")))
+    assert len(diverged["loss"]) == 1 and np.isnan(diverged["loss"][0])
