@@ -30,16 +30,16 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 grade: $(STAMP)
-	$(BIN)/python -m relucourse.grading exercises
+	$(BIN)/python -m relucourse.tooling.grading exercises
 
 notebook: $(STAMP)
 	$(BIN)/jupyter notebook
 
 exercises: $(STAMP)
-	$(BIN)/python -m relucourse.release
+	$(BIN)/python -m relucourse.tooling.release
 
 execute: $(STAMP)
-	$(BIN)/python -m relucourse.execute chapters/[0-9]*.ipynb solutions/[0-9]*.ipynb
+	$(BIN)/python -m relucourse.tooling.execute chapters/[0-9]*.ipynb solutions/[0-9]*.ipynb
 
 clean:
 	rm -rf _build

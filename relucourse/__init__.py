@@ -1,9 +1,11 @@
 """relucourse: the shared helper package of the hands-on ReLU course.
 
-- ``relucourse.checks``  graded checks, ``check("N.M", answer)``
-- ``relucourse.grading`` the learner's progress report (``make grade``), a pytest/nbval plugin
-- ``relucourse.release`` generates ``exercises/`` from ``solutions/`` (``--check`` for CI)
-- ``relucourse.execute`` runs notebooks in place and reports their run time
+Two halves:
+
+- ``relucourse.tooling``: the book's machinery. ``checks`` (graded checks, ``check("N.M", answer)``),
+  ``grading`` (the progress report, ``make grade``), ``release`` (generates ``exercises/`` from
+  ``solutions/``), ``execute`` and ``nbtimes`` (notebook runs and their times), ``sphinxext``.
+- the lesson helpers, one module per topic, at this level:
 - ``relucourse.data``, ``relucourse.train``, ``relucourse.plots``: datasets, a tiny training loop, the plot style
 - ``relucourse.bench``   the activation-cost benchmark, ``python -m relucourse.bench``
 - ``relucourse.measure``, ``relucourse.history``, ``relucourse.regions``: chapter-specific measurements

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from relucourse.checks import ExerciseFailed, ExerciseNotAttempted, check
+from relucourse.tooling.checks import ExerciseFailed, ExerciseNotAttempted, check
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +46,7 @@ def not_attempted(exercise_id: str, *answers) -> None:
 
 def stub(exercise_id: str):
     """A function that behaves like the generated exercise stub."""
-    from relucourse.checks.core import STUB_MARKER
+    from relucourse.tooling.checks.core import STUB_MARKER
 
     def fn(*args, **kwargs):
         raise NotImplementedError(f"Exercise {exercise_id}: {STUB_MARKER}")

@@ -8,14 +8,14 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from relucourse.checks import EXERCISES
-from relucourse.release import BEGIN
+from relucourse.tooling.checks import EXERCISES
+from relucourse.tooling.release import BEGIN
 
 EXERCISE_FILES = sorted((ROOT / "exercises").glob("[0-9][0-9]_*.ipynb"))
 
 
 def grade(*paths):
-    return subprocess.run([sys.executable, "-m", "relucourse.grading", *map(str, paths)],
+    return subprocess.run([sys.executable, "-m", "relucourse.tooling.grading", *map(str, paths)],
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from relucourse import bench
-from relucourse.checks.ch03 import FakeWorkload
+from relucourse.tooling.checks.ch03 import FakeWorkload
 
 
 def test_time_it_skips_warmup_and_takes_the_median():

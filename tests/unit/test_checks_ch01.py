@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import not_attempted, passes, rejects, stub
-from relucourse.checks.ch01 import (reference_collapse, reference_depth_needed, reference_sigmoid,
+from relucourse.tooling.checks.ch01 import (reference_collapse, reference_depth_needed, reference_sigmoid,
                                     reference_sigmoid_derivative)
 from relucourse.train import grad_norms
 
@@ -302,7 +302,7 @@ def test_1_4_rejects_exceptions_types_nan_in_place_and_endless_loops():
 def test_1_5_hidden_cases_agree_with_exact_arithmetic():
     from fractions import Fraction
 
-    from relucourse.checks.ch01 import DEPTH_CASES
+    from relucourse.tooling.checks.ch01 import DEPTH_CASES
     for bound, threshold in DEPTH_CASES:
         depth = 0
         while not Fraction(bound) ** depth < Fraction(threshold):

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import not_attempted, passes, rejects, stub
-from relucourse.checks.ch02 import (hidden_nets, reference_count_regions, reference_relu,
+from relucourse.tooling.checks.ch02 import (hidden_nets, reference_count_regions, reference_relu,
                                     reference_relu_derivative, reference_softplus,
                                     reference_stepped_sigmoid_error, stepped_sigmoid_sum)
 from relucourse.regions import activation_patterns

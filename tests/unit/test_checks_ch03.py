@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from conftest import not_attempted, passes, rejects, stub
-from relucourse.checks.ch03 import (FakeWorkload, reference_bandwidth_gbs, reference_he_init_,
+from relucourse.tooling.checks.ch03 import (FakeWorkload, reference_bandwidth_gbs, reference_he_init_,
                                     reference_time_it)
 from relucourse.measure import epochs_to_target, zero_fractions
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from relucourse.checks import EXERCISES, ExerciseFailed, check
-from relucourse.checks.core import Checker, ExerciseNotAttempted, describe
+from relucourse.tooling.checks import EXERCISES, ExerciseFailed, check
+from relucourse.tooling.checks.core import Checker, ExerciseNotAttempted, describe
 
 from conftest import stub
 
@@ -106,7 +106,7 @@ def test_every_exercise_has_unit_tests():
 
 
 def test_report_summary_keeps_problem_input_and_result():
-    from relucourse.grading import summarise
+    from relucourse.tooling.grading import summarise
     message = ("Exercise 1.1 failed check 4: your code emitted a warning.\n  Tried:    f(x)\n"
                "  Expected: a long expected value\n  Got:      0.5, with RuntimeWarning: overflow\n  Hint: h")
     assert summarise(message) == ("check 4: your code emitted a warning. Tried: f(x) "

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from relucourse import data, plots, set_seed
-from relucourse.sphinxext import FONTS, SCRIPT, mathjax_source
+from relucourse.tooling.sphinxext import FONTS, SCRIPT, mathjax_source
 from relucourse.train import accuracy, grad_norms, init_linear_, linear_layers, mlp, train
 
 
@@ -100,7 +100,7 @@ def test_mathjax_files_are_installed():
 def test_notebook_timer_sums_cells_and_flags_the_ceiling():
     from types import SimpleNamespace
 
-    from relucourse import nbtimes
+    from relucourse.tooling import nbtimes
     saved = dict(nbtimes._seconds)  # this very run's own times: put them back afterwards
     nbtimes._seconds.clear()
     for phase, duration in [("setup", 2.0), ("call", 30.0), ("call", 29.5)]:

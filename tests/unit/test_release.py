@@ -7,12 +7,12 @@ import nbformat
 import pytest
 
 from conftest import ROOT, notebook_cells
-from relucourse.release import ReleaseError, make_exercise, stub_source
+from relucourse.tooling.release import ReleaseError, make_exercise, stub_source
 
 
 def test_committed_exercises_match_the_generator():
-    """No drift: exercises/ is exactly what `python -m relucourse.release` writes."""
-    result = subprocess.run([sys.executable, "-m", "relucourse.release", "--check"], cwd=ROOT,
+    """No drift: exercises/ is exactly what `python -m relucourse.tooling.release` writes."""
+    result = subprocess.run([sys.executable, "-m", "relucourse.tooling.release", "--check"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "exercises up to date" in result.stdout
@@ -25,7 +25,7 @@ def test_check_mode_reports_drift(tmp_path):
     (tmp_path / "solutions" / src.name).write_text(src.read_text())
     (tmp_path / "exercises" / src.name).write_text("{}")
     (tmp_path / "exercises" / "09_orphan.ipynb").write_text("{}")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "relucourse.release", "--root", str(tmp_path), *a],
+    run = lambda *a: subprocess.run([sys.executable, "-m", "relucourse.tooling.release", "--root", str(tmp_path), *a],
                                     capture_output=True, text=True)
     result = run("--check")
     assert result.returncode == 1

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, notebook_cells
-from relucourse.checks import EXERCISES
-from relucourse.release import BEGIN, exercise_ids
+from relucourse.tooling.checks import EXERCISES
+from relucourse.tooling.release import BEGIN, exercise_ids
 
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))

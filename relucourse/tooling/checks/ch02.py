@@ -10,7 +10,7 @@ from torch import nn
 
 from . import exercise
 from .core import Checker, describe
-from ..regions import count_regions_on_segment
+from relucourse.regions import count_regions_on_segment
 
 INF, NAN = float("inf"), float("nan")
 
@@ -261,7 +261,7 @@ def hidden_nets() -> list[tuple[nn.Sequential, torch.Tensor, torch.Tensor, str]]
 
 
 def _build_nets(cases: list) -> None:
-    from ..train import mlp
+    from relucourse.train import mlp
 
     torch.manual_seed(20)
     cases.append((mlp([2, 6, 1]), torch.tensor([-3.0, -2.0]), torch.tensor([3.0, 2.5]),

@@ -1,6 +1,6 @@
 """Execute notebooks in place (refreshing their stored outputs) and report how long each took.
 
-    python -m relucourse.execute chapters/01_activation_basics.ipynb solutions/*.ipynb
+    python -m relucourse.tooling.execute chapters/01_activation_basics.ipynb solutions/*.ipynb
 
 Chapters and solutions are committed executed: nbval compares a fresh run with these outputs.
 The course's budget is 30 s per notebook (hard ceiling 60 s); this command says which exceed it.

@@ -1,6 +1,6 @@
 """pytest plugin: how long each notebook took under nbval; fail the run past the hard ceiling.
 
-Enabled for the course's own test run in pyproject.toml (``-p relucourse.nbtimes``). It sums the
+Enabled for the course's own test run in pyproject.toml (``-p relucourse.tooling.nbtimes``). It sums the
 setup, call and teardown time of every cell of a notebook (the kernel's start included), prints a
 table at the end of the run, and turns a green run red when a notebook exceeds ``CEILING_S``.
 """

@@ -11,7 +11,7 @@ from torch import nn
 
 from . import exercise
 from .core import Checker, describe, type_name
-from ..measure import epochs_to_target, zero_fractions
+from relucourse.measure import epochs_to_target, zero_fractions
 
 # --------------------------------------------------------------------------------------------
 # 3.1 He initialisation from scratch

@@ -1,7 +1,7 @@
 """The learner's progress report: run the exercise notebooks under nbval, one row per exercise.
 
-    python -m relucourse.grading                 # all of exercises/
-    python -m relucourse.grading exercises/01_activation_basics.ipynb
+    python -m relucourse.tooling.grading                 # all of exercises/
+    python -m relucourse.tooling.grading exercises/01_activation_basics.ipynb
 
 Each notebook is copied to a temporary folder and executed there top to bottom with nbval (in
 "lax" mode: outputs are not compared), so the learner's own files are never written to. A small

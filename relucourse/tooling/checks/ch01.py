@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..train import grad_norms, linear_layers, mlp
+from relucourse.train import grad_norms, linear_layers, mlp
 from . import exercise
 from .core import Checker, describe, type_name
 

@@ -10,8 +10,8 @@ code cell grades it with ``check("N.M", ...)``. This module writes ``exercises/N
 
 Usage::
 
-    python -m relucourse.release           # (re)write exercises/ from solutions/
-    python -m relucourse.release --check   # exit 1 if exercises/ differs from what would be written
+    python -m relucourse.tooling.release           # (re)write exercises/ from solutions/
+    python -m relucourse.tooling.release --check   # exit 1 if exercises/ differs from what would be written
 """
 
 from __future__ import annotations

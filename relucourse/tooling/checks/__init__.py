@@ -2,7 +2,7 @@
 
 In a notebook::
 
-    from relucourse.checks import check
+    from relucourse.tooling.checks import check
     check("1.1", sigmoid)
 
 Each chapter's checks live in ``chNN.py`` in this package and register themselves with
