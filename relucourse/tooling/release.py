@@ -27,7 +27,7 @@ from .checks.core import STUB_MARKER
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECK_CALL = re.compile(r"""\bcheck\(\s*["'](\d+\.\d+)["']""")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the course folder
 
 
 class ReleaseError(ValueError):
