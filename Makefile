@@ -36,7 +36,7 @@ notebook: $(STAMP)
 	$(BIN)/jupyter notebook
 
 exercises: $(STAMP)
-	$(BIN)/python -m relucourse.tooling.release
+	$(BIN)/python -m relucourse.tooling.release $(if $(FORCE),--force)
 
 execute: $(STAMP)
 	$(BIN)/python -m relucourse.tooling.execute chapters/[0-9]*.ipynb solutions/[0-9]*.ipynb

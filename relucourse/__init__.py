@@ -4,7 +4,7 @@ Two halves:
 
 - ``relucourse.tooling``: the book's machinery. ``checks`` (graded checks, ``check("N.M", answer)``),
   ``grading`` (the progress report, ``make grade``), ``release`` (generates ``exercises/`` from
-  ``solutions/``), ``execute`` and ``nbtimes`` (notebook runs and their times), ``sphinxext``.
+  ``solutions/``), ``execute`` and ``pytest_plugin`` (notebook runs, their times, strict checks), ``sphinxext``.
 - the lesson helpers, one module per topic, at this level:
 - ``relucourse.data``, ``relucourse.train``, ``relucourse.plots``: datasets, a tiny training loop, the plot style
 - ``relucourse.bench``   the activation-cost benchmark, ``python -m relucourse.bench``

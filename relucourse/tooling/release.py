@@ -11,14 +11,22 @@ code cell grades it with ``check("N.M", ...)``. This module writes ``exercises/N
 Usage::
 
     python -m relucourse.tooling.release           # (re)write exercises/ from solutions/
-    python -m relucourse.tooling.release --check   # exit 1 if exercises/ differs from what would be written
+    python -m relucourse.tooling.release --check   # exit 1 if the committed exercises/ is out of date
+    python -m relucourse.tooling.release --force   # also replace notebooks holding a learner's code
+
+``exercises/`` is the learner's workspace: a notebook whose code differs from what this module would
+write and from the committed version holds the learner's work, and is left alone unless
+``--force`` is given (then a dated copy goes to ``exercises/backups/`` first).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -99,10 +107,49 @@ def targets(root: Path = ROOT) -> dict[Path, str]:
     return result
 
 
+def committed(path: Path, root: Path = ROOT) -> str | None:
+    """The text of ``path`` in the last commit, or None (not a git checkout, not tracked)."""
+    try:
+        rel = path.resolve().relative_to(root.resolve()).as_posix()
+        out = subprocess.run(["git", "show", f"HEAD:./{rel}"], cwd=root, capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def code_cells(text: str) -> list[str] | None:
+    """The sources of a notebook's code cells, or None when it cannot be read."""
+    try:
+        return [c.source for c in nbformat.reads(text, as_version=4).cells if c.cell_type == "code"]
+    except Exception:
+        return None
+
+
+def holds_learner_work(path: Path, wanted: str, root: Path = ROOT) -> bool:
+    """True when the notebook's code differs both from what we would write and from the commit."""
+    current = path.read_text()
+    if code_cells(current) == code_cells(wanted):
+        return False  # only outputs differ: the learner ran the blank notebook
+    return current != committed(path, root)
+
+
+def backup(path: Path) -> Path:
+    """Copy ``path`` to ``exercises/backups/NAME-YYYYmmdd-HHMMSS.ipynb`` and return the copy."""
+    folder = path.parent / "backups"
+    folder.mkdir(exist_ok=True)
+    dest = folder / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}"
+    shutil.copy2(path, dest)
+    return dest
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
-                        help="do not write; exit 1 if exercises/ is out of date")
+                        help="do not write; exit 1 if the committed exercises/ is out of date")
+    parser.add_argument("--force", action="store_true",
+                        help="also replace notebooks that hold your own code (a copy goes to "
+                             "exercises/backups/ first)")
     parser.add_argument("--root", type=Path, default=ROOT, help="the course's top folder")
     args = parser.parse_args(argv)
     try:
@@ -114,21 +161,33 @@ def main(argv: list[str] | None = None) -> int:
     stale = sorted(existing - set(wanted))
     drift = sorted(p for p, text in wanted.items() if not p.exists() or p.read_text() != text)
     if args.check:
-        for p in drift:
+        # Compare with what is committed, so that a learner's answers in exercises/ never make this
+        # fail; a course author's regenerated but not yet committed notebook counts as up to date.
+        late = [p for p in drift if committed(p, args.root) != wanted[p]]
+        for p in late:
             print(f"out of date: {p.relative_to(args.root)} (run `make exercises`)")
         for p in stale:
             print(f"no solution source: {p.relative_to(args.root)}")
-        if drift or stale:
+        if late or stale:
             return 1
         print(f"exercises up to date: {len(wanted)} notebooks")
         return 0
+    kept = 0
     for p in drift:
+        if p.exists() and holds_learner_work(p, wanted[p], args.root):
+            if not args.force:
+                kept += 1
+                print(f"kept {p.relative_to(args.root)}: it holds your own code. To replace it with "
+                      "the blank notebook (a copy goes to exercises/backups/ first): "
+                      "make exercises FORCE=1")
+                continue
+            print(f"saved your {p.name} as {backup(p).relative_to(args.root)}")
         p.parent.mkdir(exist_ok=True)
         p.write_text(wanted[p])
         print(f"wrote {p.relative_to(args.root)}")
     for p in stale:
         print(f"warning: {p.relative_to(args.root)} has no solution source", file=sys.stderr)
-    print(f"{len(wanted)} exercise notebooks, {len(drift)} rewritten")
+    print(f"{len(wanted)} exercise notebooks, {len(drift) - kept} rewritten, {kept} kept")
     return 0
 
 

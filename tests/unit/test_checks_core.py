@@ -105,9 +105,61 @@ def test_every_exercise_has_unit_tests():
         assert f'"{exercise_id}"' in text, f"no unit test for exercise {exercise_id}"
 
 
-def test_report_summary_keeps_problem_input_and_result():
+def test_report_summary_keeps_every_detail_the_notebook_shows():
     from relucourse.tooling.grading import summarise
     message = ("Exercise 1.1 failed check 4: your code emitted a warning.\n  Tried:    f(x)\n"
                "  Expected: a long expected value\n  Got:      0.5, with RuntimeWarning: overflow\n  Hint: h")
-    assert summarise(message) == ("check 4: your code emitted a warning. Tried: f(x) "
-                                  "Got: 0.5, with RuntimeWarning: overflow")
+    assert summarise(message).splitlines() == [
+        "check 4: your code emitted a warning.", "Tried:    f(x)", "Expected: a long expected value",
+        "Got:      0.5, with RuntimeWarning: overflow", "Hint: h"]
+
+
+class FakeKernel:
+    """Stands in for Jupyter's kernel shell, whose class name strict_mode looks for."""
+
+
+FakeKernel.__name__ = "ZMQInteractiveShell"
+
+
+@pytest.fixture
+def learner_session(monkeypatch):
+    """A learner's Jupyter session: an IPython kernel, no strict variable, no CI; captures display()."""
+    import IPython
+    import IPython.display
+    monkeypatch.delenv("RELUCOURSE_STRICT", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: FakeKernel())
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
+    return shown
+
+
+def test_in_a_learners_session_a_failure_is_shown_not_raised(learner_session):
+    from relucourse.tooling.checks import strict_mode
+    assert not strict_mode()
+    check("1.1", lambda x: x)  # wrong: returns its input; must not raise
+    (box,) = learner_session
+    assert box["text/plain"].startswith("Exercise 1.1 failed check")
+    assert 'class="relucourse-check relucourse-failed"' in box["text/html"]
+    assert "<" not in box["text/html"].split(">", 1)[1].rsplit("</div>", 1)[0], "message must be escaped"
+
+
+def test_in_a_learners_session_a_stub_is_shown_as_not_attempted(learner_session):
+    check("1.1", stub("1.1"))
+    (box,) = learner_session
+    assert "not attempted yet" in box["text/plain"] and "relucourse-not-attempted" in box["text/html"]
+
+
+@pytest.mark.parametrize("variable", ["RELUCOURSE_STRICT", "CI"])
+def test_strict_mode_raises_even_in_a_kernel(learner_session, monkeypatch, variable):
+    monkeypatch.setenv(variable, "1" if variable == "RELUCOURSE_STRICT" else "true")
+    with pytest.raises(ExerciseFailed):
+        check("1.1", lambda x: x)
+    assert learner_session == []
+
+
+def test_outside_jupyter_checks_raise(monkeypatch):
+    from relucourse.tooling.checks import strict_mode
+    monkeypatch.delenv("RELUCOURSE_STRICT", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    assert strict_mode()  # plain Python: scripts and unit tests

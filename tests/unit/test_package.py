@@ -100,7 +100,7 @@ def test_mathjax_files_are_installed():
 def test_notebook_timer_sums_cells_and_flags_the_ceiling():
     from types import SimpleNamespace
 
-    from relucourse.tooling import nbtimes
+    from relucourse.tooling import pytest_plugin as nbtimes
     saved = dict(nbtimes._seconds)  # this very run's own times: put them back afterwards
     nbtimes._seconds.clear()
     for phase, duration in [("setup", 2.0), ("call", 30.0), ("call", 29.5)]:

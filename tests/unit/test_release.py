@@ -7,15 +7,79 @@ import nbformat
 import pytest
 
 from conftest import ROOT, notebook_cells
-from relucourse.tooling.release import ReleaseError, make_exercise, stub_source
+from relucourse.tooling.release import ReleaseError, committed, make_exercise, stub_source
 
 
+def release(root, *args):
+    return subprocess.run([sys.executable, "-m", "relucourse.tooling.release", "--root", str(root), *args],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.skipif(committed(ROOT / "_toc.yml") is None, reason="not a git checkout: CI checks drift")
 def test_committed_exercises_match_the_generator():
-    """No drift: exercises/ is exactly what `python -m relucourse.tooling.release` writes."""
-    result = subprocess.run([sys.executable, "-m", "relucourse.tooling.release", "--check"], cwd=ROOT,
-                            capture_output=True, text=True)
+    """No drift: the committed exercises/ is exactly what `python -m relucourse.tooling.release` writes."""
+    result = release(ROOT, "--check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "exercises up to date" in result.stdout
+
+
+@pytest.fixture
+def course_repo(tmp_path):
+    """A tiny git checkout of the course: one solution notebook and its committed exercise."""
+    name = "01_activation_basics.ipynb"
+    for folder in ("solutions", "exercises"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_text((ROOT / folder / name).read_text())
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "course")
+    return tmp_path, tmp_path / "exercises" / name
+
+
+def learner_answers(path):
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "raise NotImplementedError" in c.source)
+    cell.source = cell.source.replace("# YOUR CODE HERE", "return 1 / (1 + np.exp(-x))  # mine")
+    nbformat.write(nb, path)
+    return path.read_text()
+
+
+def test_a_learners_answers_do_not_make_the_drift_check_fail(course_repo):
+    root, exercise = course_repo
+    learner_answers(exercise)
+    result = release(root, "--check")
+    assert result.returncode == 0, result.stdout
+    assert "exercises up to date: 1 notebooks" in result.stdout
+
+
+def test_make_exercises_keeps_a_learners_work_and_says_how_to_force(course_repo):
+    root, exercise = course_repo
+    sol = root / "solutions" / exercise.name
+    sol.write_text(sol.read_text().replace("Exercise 1.1", "Exercise 1.1 (reworded)", 1))
+    mine = learner_answers(exercise)
+    result = release(root)
+    assert result.returncode == 0
+    assert exercise.read_text() == mine, "the learner's notebook was overwritten"
+    assert "kept exercises/01_activation_basics.ipynb: it holds your own code" in result.stdout
+    assert "make exercises FORCE=1" in result.stdout
+    forced = release(root, "--force")
+    assert forced.returncode == 0 and "saved your 01_activation_basics.ipynb as exercises/backups/" in forced.stdout
+    (copy,) = (root / "exercises" / "backups").glob("01_activation_basics-*.ipynb")
+    assert copy.read_text() == mine and "(reworded)" in exercise.read_text()
+
+
+def test_make_exercises_refreshes_an_untouched_or_only_run_notebook(course_repo):
+    root, exercise = course_repo
+    sol = root / "solutions" / exercise.name
+    sol.write_text(sol.read_text().replace("Exercise 1.1", "Exercise 1.1 (reworded)", 1))
+    result = release(root)  # untouched since the commit: stale, so it is rewritten
+    assert "wrote exercises/01_activation_basics.ipynb" in result.stdout and "(reworded)" in exercise.read_text()
+    nb = nbformat.read(exercise, as_version=4)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="ran it")]  # run, code unchanged
+    nbformat.write(nb, exercise)
+    sol.write_text(sol.read_text().replace("(reworded)", "(again)", 1))
+    assert "wrote exercises/" in release(root).stdout and "(again)" in exercise.read_text()
 
 
 def test_check_mode_reports_drift(tmp_path):
@@ -25,8 +89,7 @@ def test_check_mode_reports_drift(tmp_path):
     (tmp_path / "solutions" / src.name).write_text(src.read_text())
     (tmp_path / "exercises" / src.name).write_text("{}")
     (tmp_path / "exercises" / "09_orphan.ipynb").write_text("{}")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "relucourse.tooling.release", "--root", str(tmp_path), *a],
-                                    capture_output=True, text=True)
+    run = lambda *a: release(tmp_path, *a)
     result = run("--check")
     assert result.returncode == 1
     assert "out of date: exercises/01_activation_basics.ipynb" in result.stdout

@@ -1,17 +1,25 @@
-"""pytest plugin: how long each notebook took under nbval; fail the run past the hard ceiling.
+"""The course's pytest plugin, enabled in pyproject.toml (``-p relucourse.tooling.pytest_plugin``).
 
-Enabled for the course's own test run in pyproject.toml (``-p relucourse.tooling.nbtimes``). It sums the
-setup, call and teardown time of every cell of a notebook (the kernel's start included), prints a
-table at the end of the run, and turns a green run red when a notebook exceeds ``CEILING_S``.
+* Strict checks: it sets ``RELUCOURSE_STRICT=1`` before any kernel starts, so that a failing
+  ``check(...)`` in a notebook fails its cell under nbval (in a learner's session it only shows).
+* Notebook times: it sums the setup, call and teardown time of every cell of a notebook (the
+  kernel's start included), prints a table at the end of the run, and turns a green run red when a
+  notebook exceeds ``CEILING_S``.
 """
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 
+from .checks import STRICT_ENV
 from .execute import BUDGET_S, CEILING_S
 
 _seconds: dict[str, float] = defaultdict(float)
+
+
+def pytest_configure(config) -> None:
+    os.environ[STRICT_ENV] = "1"  # inherited by the kernels nbval starts
 
 
 def pytest_runtest_logreport(report) -> None:
