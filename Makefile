@@ -1,11 +1,22 @@
 # The two quick-start commands: `make book` builds the book, `make test` runs every test.
 # Both create .venv and install requirements.txt first when needed.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Supported Pythons: 3.11 to 3.13 (numpy 2.4 needs 3.11; 3.12 and 3.13 resolve every pin).
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SUPPORTED := 3.11 to 3.13
+# Exit 0 for a supported Python; used on $(PYTHON) before .venv exists, and on .venv's own Python.
+PYCHECK := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+PYVERSION := import platform; print(platform.python_version())
+# `make book TORCH=cpu`: take the CPU-only build of PyTorch from PyTorch's own index
+# instead of PyPI's Linux build, which bundles CUDA (several GB).
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+# Jupyter refuses to run as root without --allow-root, and opens no browser without a display.
+NOTEBOOK_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root) \
+	$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: help install book test grade notebook exercises execute clean
+.PHONY: help install book test grade notebook exercises execute clean distclean
 
 help:
 	@echo "make book       build the book into _build/html (executes the lessons)"
@@ -14,10 +25,19 @@ help:
 	@echo "make notebook   open Jupyter in this folder, to run the lessons and do the exercises"
 	@echo "make exercises  regenerate exercises/ from solutions/ (course authors)"
 	@echo "make execute    re-run chapters/ and solutions/ in place, storing outputs (course authors)"
+	@echo "make clean      remove the built book (_build)"
+	@echo "make distclean  also remove the environment (.venv), e.g. to rebuild it with another Python"
 
 $(STAMP): requirements.txt pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if test -x $(BIN)/python; then \
+	  $(BIN)/python -c '$(PYCHECK)' || { echo "error: .venv was made with Python $$($(BIN)/python -c '$(PYVERSION)'); the course needs Python $(SUPPORTED). Remove it with 'make distclean', then run make again (choose a Python with PYTHON=/path/to/python3.11)."; exit 1; }; \
+	else \
+	  command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: no Python found ($(PYTHON)); the course needs Python $(SUPPORTED): install one, or name it with PYTHON=/path/to/python3.11"; exit 1; }; \
+	  $(PYTHON) -c '$(PYCHECK)' || { echo "error: $(PYTHON) is Python $$($(PYTHON) -c '$(PYVERSION)'); the course needs Python $(SUPPORTED). Name another with PYTHON=/path/to/python3.11"; exit 1; }; \
+	  $(PYTHON) -m venv $(VENV); \
+	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(if $(filter cpu,$(TORCH)),$(BIN)/python -m pip install --quiet torch==2.13.0 --index-url $(TORCH_CPU_INDEX))
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	@touch $@
 
@@ -33,7 +53,8 @@ grade: $(STAMP)
 	$(BIN)/python -m relucourse.tooling.grading exercises
 
 notebook: $(STAMP)
-	$(BIN)/jupyter notebook
+	@echo "Starting Jupyter: open the http://127.0.0.1:... address it prints below in a browser (Ctrl-C stops it)."
+	$(BIN)/jupyter notebook $(NOTEBOOK_FLAGS)
 
 exercises: $(STAMP)
 	$(BIN)/python -m relucourse.tooling.release $(if $(FORCE),--force)
@@ -43,3 +64,6 @@ execute: $(STAMP)
 
 clean:
 	rm -rf _build
+
+distclean: clean
+	rm -rf $(VENV) relucourse.egg-info

@@ -300,7 +300,7 @@ def _format_notebook(nb: NotebookResult) -> list[str]:
     for r in nb.rows:
         detail = r.detail.splitlines() or [""]
         lines.append(f"  {r.exercise:<6} {r.status:<14} {detail[0]}".rstrip())
-        lines += [f"  {'':<6} {'':<14}   {more}" for more in detail[1:]]
+        lines += [f"{'':<11}{more}" for more in detail[1:]]
     for problem in nb.problems:
         lines.append(f"  note: {problem}")
     return lines
