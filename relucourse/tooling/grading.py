@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
+import json
 import os
 import re
 import shutil
@@ -330,7 +332,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="exercise notebooks or folders (default: exercises/)")
     parser.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT_S,
                         help=f"seconds one cell may run (default {CELL_TIMEOUT_S})")
+    parser.add_argument("--json", action="store_true",
+                        help="print the results as JSON (for tools such as the class grader)")
+    parser.add_argument("--serve", action="store_true",
+                        help="read one notebook path per line from standard input and answer each "
+                             "with one line of JSON (the class grader's worker)")
     args = parser.parse_args(argv)
+    if args.serve:
+        for line in sys.stdin:
+            nb = grade_notebook(Path(line.strip()), True, args.cell_timeout)
+            print(json.dumps(dataclasses.asdict(nb)), flush=True)
+        return 0
+    if args.json:
+        try:
+            found = grade(args.paths, args.cell_timeout)
+        except FileNotFoundError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(json.dumps([dataclasses.asdict(nb) for nb in found.notebooks]))
+        return 0
     try:
         report = grade(args.paths, args.cell_timeout,
                        progress=lambda line: print(line, file=sys.stderr, flush=True))
