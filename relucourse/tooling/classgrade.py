@@ -37,7 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .grading import FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, _sort_key, course_notebook_names
+from .grading import (FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, _sort_key, course_notebook_names,
+                      expected_ids)
 from .release import ROOT
 
 
@@ -126,12 +127,14 @@ def grade_submission(sub: Submission, worker: Worker, timeout: float) -> Result:
         nb = worker.grade(copy, timeout)
     seconds = time.perf_counter() - start
     if nb is None:
-        return Result(sub, [], f"grading stopped after {timeout:g} s (the time bound per notebook)", seconds)
+        note = f"grading stopped after {timeout:g} s (the time bound per notebook)"
+        return Result(sub, [(i, NOT_RUN, note) for i in expected_ids(sub.notebook)], note, seconds)
     rows = [(r["exercise"], r["status"], r["detail"]) for r in nb["rows"]]
     if nb["unreadable"]:
         note = f"could not be read ({nb['unreadable']})"
     elif not rows:
         note = "no graded exercises in this notebook (no cell calls check(...))"
+        rows = [(i, NOT_RUN, note) for i in expected_ids(sub.notebook)]
     else:
         note = "; ".join(nb["problems"])
     return Result(sub, rows, note, seconds)
