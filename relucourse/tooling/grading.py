@@ -101,7 +101,12 @@ def summarise(message: str) -> str:
 
 
 def course_notebook_names(root: Path = ROOT) -> set[str]:
-    return {p.name for p in (root / "solutions").glob("[0-9][0-9]_*.ipynb")}
+    """The course's notebook names: those in solutions/ (or exercises/, for a copy without solutions)."""
+    for folder in ("solutions", "exercises"):
+        names = {p.name for p in (root / folder).glob("[0-9][0-9]_*.ipynb")}
+        if names:
+            return names
+    return set()
 
 
 def expected_ids(name: str) -> list[str]:
