@@ -52,7 +52,7 @@ def mathjax_source() -> Path:
 def _configure(app, config) -> None:
     config.mathjax_path = f"mathjax/{SCRIPT}"  # relative paths are served from _static/
     # pydata-sphinx-theme logs "Got invalid theme mode" when no default mode is set
-    config.html_theme_options.setdefault("default_mode", "light")
+    config.html_context = {"default_mode": "light", **(config.html_context or {})}
     config.bibtex_default_style = "course"
 
 
@@ -124,13 +124,16 @@ def _solution_pages(app, doctree) -> None:
 # --------------------------------------------------------------------------- clean console
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Emit each script once (inline ones too), whatever priorities its copies were given."""
     scripts = context.get("script_files")
     if not scripts:
         return
-    unique = []
+    unique, seen = [], set()
     for script in scripts:
-        if not any(script == seen and getattr(script, "attributes", None)
-                   == getattr(seen, "attributes", None) for seen in unique):
+        attributes = getattr(script, "attributes", {})
+        key = (str(getattr(script, "filename", script) or ""), tuple(sorted(attributes.items())))
+        if key not in seen:
+            seen.add(key)
             unique.append(script)
     scripts[:] = unique
 
@@ -220,7 +223,8 @@ def setup(app):
     _register_bibtex_style()
     app.connect("config-inited", _configure)
     app.connect("doctree-read", _solution_pages)
-    app.connect("html-page-context", _dedupe_scripts)
+    # early: a later handler that returns a template name stops the event for the rest
+    app.connect("html-page-context", _dedupe_scripts, priority=100)
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _archive)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

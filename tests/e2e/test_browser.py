@@ -198,6 +198,7 @@ def visits(browser, site):
     results, capacity = {}, {}
     started = time.monotonic()
     for page_name in PAGES:
+        t0 = time.monotonic()
         page = context.new_page()
         found = {"console": [], "requests": []}
         page.on("console", lambda m, f=found: m.type == "error" and f["console"].append(m.text))
@@ -215,9 +216,9 @@ def visits(browser, site):
         page.goto(f"{site}/{page_name}.html", wait_until="load")
         math_state = page.evaluate(MATH_DONE)
         page.evaluate(IMAGES_DONE)
-        page.wait_for_load_state("networkidle")
         info = page.evaluate(INSPECT)
         info.update(found, math_state=math_state)
+        t1 = time.monotonic()
         if page_name.startswith("chapters/") and not capacity:
             capacity[WIDTHS["check"]] = page.evaluate(CAPACITY)
             page.set_viewport_size({"width": WIDTHS["wide"], "height": 900})
@@ -226,6 +227,7 @@ def visits(browser, site):
             page.set_viewport_size({"width": WIDTHS[label], "height": 900})
             page.screenshot(path=str(SCREENS / f"{_slug(page_name)}-{WIDTHS[label]}.png"),
                             full_page=True)
+        info["seconds"] = [round(t1 - t0, 2), round(time.monotonic() - t1, 2)]
         results[page_name] = info
         page.close()
     context.close()
