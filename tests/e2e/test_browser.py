@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,13 @@ INSPECT = r"""() => {
     .filter(m => !m.querySelector('mjx-container')).map(m => short(m.textContent));
   r.math_errors = [...main.querySelectorAll('mjx-merror, [data-mjx-error]')]
     .map(m => short(m.getAttribute('data-mjx-error') || m.textContent));
+  // an undefined macro is not an error node: MathJax prints its name as red text
+  r.math_errors.push(...[...main.querySelectorAll(
+      'mjx-assistive-mml mtext[mathcolor="red"], mjx-assistive-mml merror')]
+    .map(t => 'undefined macro or error: ' + short(t.textContent)));
+  r.math_errors.push(...[...main.querySelectorAll('mjx-mtext[style*="color: red"]')]
+    .filter(t => !t.closest('mjx-container').querySelector('mjx-assistive-mml'))
+    .map(t => 'red text in a formula (undefined macro?)'));
   const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT, {acceptNode: n =>
     n.parentElement.closest('pre, code, mjx-container, script, style, .onlyprint')
       ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
@@ -188,6 +196,27 @@ def _slug(page: str) -> str:
     return page.replace("/", "__")
 
 
+AHEAD = 3  # pages loading at once: the browser fetches and typesets while we inspect another
+
+
+def _open(context, url):
+    """Start loading a page, recording console errors and failed or off-line requests."""
+    page = context.new_page()
+    found = {"console": [], "requests": []}
+    page.on("console", lambda m: m.type == "error" and found["console"].append(m.text))
+    page.on("pageerror", lambda e: found["console"].append(f"uncaught: {e}"))
+    page.on("requestfailed", lambda q: found["requests"].append(f"{q.url} ({q.failure})"))
+    page.on("response", lambda r: r.status >= 400 and found["requests"].append(
+        f"{r.url} (HTTP {r.status})"))
+
+    def offline(route):  # the book must work without a network
+        found["requests"].append(f"{route.request.url} (leaves 127.0.0.1)")
+        route.abort()
+    page.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]|data:|blob:).*"), offline)
+    page.goto(url, wait_until="commit")
+    return page, found
+
+
 @pytest.fixture(scope="module")
 def visits(browser, site):
     """Open every page once; collect what the checks need; save the screenshots."""
@@ -197,23 +226,18 @@ def visits(browser, site):
     context = browser.new_context(viewport={"width": WIDTHS["check"], "height": 900})
     results, capacity = {}, {}
     started = time.monotonic()
-    for page_name in PAGES:
+    queue, upcoming = deque(), iter(PAGES)
+
+    def top_up():
+        while len(queue) < AHEAD and (name := next(upcoming, None)) is not None:
+            queue.append((name, *_open(context, f"{site}/{name}.html")))
+
+    top_up()
+    while queue:
+        page_name, page, found = queue.popleft()
+        top_up()
         t0 = time.monotonic()
-        page = context.new_page()
-        found = {"console": [], "requests": []}
-        page.on("console", lambda m, f=found: m.type == "error" and f["console"].append(m.text))
-        page.on("pageerror", lambda e, f=found: f["console"].append(f"uncaught: {e}"))
-        page.on("requestfailed", lambda q, f=found: f["requests"].append(
-            f"{q.url} ({q.failure})"))
-        page.on("response", lambda r, f=found: r.status >= 400 and f["requests"].append(
-            f"{r.url} (HTTP {r.status})"))
-
-        def offline(route, f=found):  # the book must work without a network
-            f["requests"].append(f"{route.request.url} (leaves 127.0.0.1)")
-            route.abort()
-        page.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]|data:|blob:).*"), offline)
-
-        page.goto(f"{site}/{page_name}.html", wait_until="load")
+        page.wait_for_load_state("load")
         math_state = page.evaluate(MATH_DONE)
         page.evaluate(IMAGES_DONE)
         info = page.evaluate(INSPECT)
