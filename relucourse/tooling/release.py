@@ -6,7 +6,10 @@ code cell grades it with ``check("N.M", ...)``. This module writes ``exercises/N
 
 * every solution block becomes a stub that raises ``NotImplementedError`` naming the exercise;
 * all outputs and execution counts are cleared;
-* "Solutions" in the notebook's title becomes "Exercises".
+* the first cell, ``# Solutions N: Title`` followed by the solution page's own short intro,
+  becomes ``# Exercises N: Title`` followed by the exercise intro written here (how to answer and
+  check, a link to the chapter and a link to the worked solutions): the intro of every exercise
+  page is the same, and a solution notebook's intro can speak about the solutions.
 
 Usage::
 
@@ -36,6 +39,22 @@ from .checks.core import STUB_MARKER
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECK_CALL = re.compile(r"""\bcheck\(\s*["'](\d+\.\d+)["']""")
 ROOT = Path(__file__).resolve().parents[2]  # the course folder
+#: The longest line a reader sees in full: what the book's code area holds at 1200 px, measured
+#: in Chromium (tests/e2e/test_browser.py checks that it still fits; test_structure checks lines).
+LINE_LIMIT = 69
+
+
+TITLE = re.compile(r"^#\s*Solutions\s+(\d+)\s*:\s*(.+)$")
+EXERCISE_INTRO = """\
+Graded exercises for [Chapter {n}](../chapters/{file}). For each exercise,
+write your code where it says `# YOUR CODE HERE` (delete the
+`raise NotImplementedError` line), run the cell, then run the **check
+cell** below it. A check prints one line when your answer is right and a
+short message saying what went wrong otherwise. `make grade` prints a
+report over all exercises.
+
+Worked solutions are in [Solutions {n}](../solutions/{file}): try each
+exercise yourself first."""
 
 
 class ReleaseError(ValueError):
@@ -61,7 +80,13 @@ def stub_source(source: str, exercise_id: str, where: str) -> str:
                 raise ReleaseError(f"{where}: the solution block must sit inside a function body, "
                                    "so that the blank exercise still runs")
             out.append(f"{indent}# YOUR CODE HERE")
-            out.append(f'{indent}raise NotImplementedError("Exercise {exercise_id}: {STUB_MARKER}")')
+            message = f'"Exercise {exercise_id}: {STUB_MARKER}"'
+            one_line = f"{indent}raise NotImplementedError({message})"
+            if len(one_line) <= LINE_LIMIT:
+                out.append(one_line)
+            else:  # two lines, so that the stub fits the book's code area too
+                out.append(f"{indent}raise NotImplementedError(")
+                out.append(f"{indent}    {message})")
         elif stripped == END:
             if not inside:
                 raise ReleaseError(f"{where}: {END} without {BEGIN}")
@@ -89,9 +114,22 @@ def make_exercise(solution: nbformat.NotebookNode, name: str = "notebook") -> nb
                 raise ReleaseError(f"{name}, cell {i}: solution block with no later check(...) cell")
             cell.source = stub_source(cell.source, ids[0], f"{name}, cell {i}")
     if cells and cells[0].cell_type == "markdown":
-        cells[0].source = re.sub(r"\bSolutions\b", "Exercises", cells[0].source, count=1)
+        cells[0].source = exercise_intro(cells[0].source, name)
     nb.metadata.pop("widgets", None)
     return nb
+
+
+def exercise_intro(solution_intro: str, name: str) -> str:
+    """The exercise page's first cell, from the solution's ``# Solutions N: Title`` line."""
+    first = solution_intro.strip().splitlines()[0] if solution_intro.strip() else ""
+    title = TITLE.match(first)
+    if not title:
+        raise ReleaseError(f"{name}: the first cell must start with '# Solutions N: Title'")
+    n, text = title.groups()
+    heading = f"# Exercises {int(n)}: {text.strip()}"
+    if not re.fullmatch(r"\d\d_[\w-]+\.ipynb", name):
+        return heading
+    return heading + "\n\n" + EXERCISE_INTRO.format(n=int(n), file=name)
 
 
 def render(nb: nbformat.NotebookNode) -> str:

@@ -1,9 +1,13 @@
-"""The book builds with warnings as errors and contains every page of the TOC."""
+"""The book builds with warnings as errors, contains every page of the TOC, and its HTML has what
+the reader needs (solution banners, author-year labels, each script once, the course archive)."""
 
+import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import ROOT
@@ -21,3 +25,64 @@ def test_book_builds_with_every_page():
         assert (html / f"{page}.html").exists(), f"{page}.html was not built"
     intro = (html / "index.html").read_text() if (html / "index.html").exists() else ""
     assert "intro.html" in intro or (html / "intro.html").exists()
+
+
+HTML = ROOT / "_build" / "html"
+
+
+def _built(page: str) -> str:
+    path = HTML / f"{page}.html"
+    if not path.exists():
+        pytest.skip("the book is built by test_book_builds_with_every_page")
+    return path.read_text()
+
+
+def _pages(folder: str) -> list[str]:
+    return [p for p in (e["file"] for part in yaml.safe_load((ROOT / "_toc.yml").read_text())["parts"]
+                        for e in part["chapters"]) if p.startswith(f"{folder}/")]
+
+
+def test_solution_pages_read_as_solutions():
+    """A banner, a link back to the exercises, and no grading markers on show."""
+    for page in _pages("solutions"):
+        html = _built(page)
+        assert "solution-banner" in html, f"{page}: no banner"
+        assert f'href="../exercises/{page.split("/")[1]}.html"' in html, f"{page}: no link back"
+        assert "BEGIN SOLUTION" not in html and "END SOLUTION" not in html, page
+
+
+def test_exercise_pages_link_their_solutions():
+    for page in _pages("exercises"):
+        html = _built(page)
+        assert f'href="../solutions/{page.split("/")[1]}.html"' in html, page
+        assert "solution-banner" not in html
+
+
+def test_reference_labels_are_author_year_like_the_citations():
+    html = _built("references")
+    labels = re.findall(r'<span class="label"><span class="fn-bracket">\[</span>(.*?)<span', html)
+    assert labels, "no labelled references"
+    for label in labels:
+        assert re.fullmatch(r".+, (\d{4}[a-z]?|n\.d\.)", label), label
+
+
+def test_every_page_includes_each_script_once():
+    for html_file in HTML.glob("**/*.html"):
+        if "_static" in html_file.parts:
+            continue
+        html = html_file.read_text()
+        assert html.count("const THEBE_JS_URL") <= 1, html_file
+        srcs = re.findall(r'<script[^>]* src="([^"]+)"', html)
+        assert len(srcs) == len(set(srcs)), f"{html_file}: a script twice"
+
+
+def test_the_course_archive_is_downloadable():
+    """`make book` writes relu-course.zip (the tracked files); the Get the course page links it."""
+    html = _built("get-the-course")
+    assert 'href="relu-course.zip"' in html
+    with zipfile.ZipFile(HTML / "relu-course.zip") as zf:
+        names = set(zf.namelist())
+    for needed in ("Makefile", "requirements.txt", "pyproject.toml", "_toc.yml",
+                   "chapters/01_activation_basics.ipynb", "relucourse/tooling/release.py"):
+        assert f"relu-course/{needed}" in names, needed
+    assert not [n for n in names if "/.venv/" in n or "/_build/" in n]

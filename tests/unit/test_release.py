@@ -100,8 +100,22 @@ def test_check_mode_reports_drift(tmp_path):
 def test_stub_replaces_the_block_keeping_indentation():
     src = "def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n\nprint('kept')"
     assert stub_source(src, "4.2", "t") == (
-        'def f(x):\n    # YOUR CODE HERE\n'
-        '    raise NotImplementedError("Exercise 4.2: write your solution here")\n\nprint(\'kept\')')
+        'def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError(\n'
+        '        "Exercise 4.2: write your solution here")\n\nprint(\'kept\')')
+
+
+def test_exercise_intro_is_the_exercise_pages_own():
+    """The solution's intro stays on the solution page; the exercise page gets the standard one."""
+    sol = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "# Solutions 4: The dying ReLU\n\nWorked answers: compare with yours.")])
+    intro = make_exercise(sol, "04_dying_relu.ipynb").cells[0].source
+    assert intro.startswith("# Exercises 4: The dying ReLU\n")
+    assert "Worked answers" not in intro and "# YOUR CODE HERE" in intro
+    assert "(../chapters/04_dying_relu.ipynb)" in intro
+    assert "(../solutions/04_dying_relu.ipynb)" in intro
+    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Dying ReLU")])
+    with pytest.raises(ReleaseError, match="Solutions N: Title"):
+        make_exercise(bad, "04_dying_relu.ipynb")
 
 
 @pytest.mark.parametrize("src, problem", [

@@ -1,0 +1,328 @@
+"""The built book in a real browser: headless Chromium, driven by Playwright, over 127.0.0.1.
+
+Every page of the TOC is opened once at 1200 px (the narrowest desktop width the course writes
+for) and checked: no console error, no failed or off-line request, MathJax typeset every formula,
+no code or output box scrolls sideways, every image loaded (with alt text). Then the same page is
+photographed at 1280 px and 390 px (a phone) into ``_build/screens/`` for a person to look at.
+Search for "relu" must find pages.
+
+Chromium is Debian's package (``apt-get install chromium``; ``.ci/run`` installs it in CI), found
+on PATH or through $CHROMIUM; Playwright for Python comes from requirements.txt and drives it
+without downloading a browser. Under CI (CI=true) a missing browser is a failure; on a learner's
+machine the test is skipped with one line saying how to enable it.
+
+The book is the one tests/e2e/test_book.py builds just before (same session); run alone, this
+file builds it first when the build is missing or older than its sources.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from relucourse.tooling.release import LINE_LIMIT
+
+HTML = ROOT / "_build" / "html"
+SCREENS = ROOT / "_build" / "screens"
+WIDTHS = {"check": 1200, "wide": 1280, "phone": 390}
+HOW_TO_ENABLE = ("browser test skipped: Chromium not found. To enable it: "
+                 "sudo apt-get install chromium (or set CHROMIUM=/path/to/chrome), "
+                 "then `make test` again")
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [e["file"] for part in toc["parts"] for e in part["chapters"]]
+
+
+PAGES = toc_pages()
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser",
+                      "google-chrome", "google-chrome-stable"):
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    return None
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _sources() -> list[Path]:
+    files = [ROOT / "_config.yml", ROOT / "_toc.yml", ROOT / "references.bib",
+             ROOT / "relucourse" / "tooling" / "sphinxext.py"]
+    files += [p for p in (ROOT / "_static").rglob("*") if p.is_file()]
+    files += [ROOT / f"{page}{ext}" for page in PAGES for ext in (".md", ".ipynb")]
+    return [p for p in files if p.exists()]
+
+
+def ensure_built() -> None:
+    """Build the book unless a build newer than every source is there (test_book.py's)."""
+    stamp = HTML / "searchindex.js"
+    if stamp.exists() and stamp.stat().st_mtime >= max(p.stat().st_mtime for p in _sources()):
+        return
+    jb = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run([str(jb), "build", str(ROOT), "--warningiserror", "--keep-going"],
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser(request):
+    path = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if path is None or sync_playwright is None:
+        missing = "Chromium" if path is None else "playwright (pip install -r requirements.txt)"
+        if in_ci():
+            pytest.fail(f"CI=true but {missing} is missing: the browser test must run in CI "
+                        "(.ci/run installs Chromium with apt-get)", pytrace=False)
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(HOW_TO_ENABLE)
+        pytest.skip(HOW_TO_ENABLE)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=path, args=["--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def site(browser):
+    """The built book served on 127.0.0.1; yields its base URL."""
+    ensure_built()
+    handler = functools.partial(_Quiet, directory=str(HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+MATH_DONE = """async () => {
+  if (!document.querySelector('span.math, div.math')) return 'no maths';
+  const t0 = Date.now();
+  while (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) {
+    if (Date.now() - t0 > 20000) return 'MathJax did not load';
+    await new Promise(r => setTimeout(r, 50));
+  }
+  await MathJax.startup.promise;
+  return 'typeset';
+}"""
+
+IMAGES_DONE = """async () => {
+  const imgs = [...document.querySelectorAll('article img')];
+  imgs.forEach(i => { i.loading = 'eager'; });
+  await Promise.all(imgs.map(i => i.complete ? null :
+    new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r); })));
+}"""
+
+INSPECT = r"""() => {
+  const main = document.querySelector('article') || document.body;
+  const short = s => s.replace(/\s+/g, ' ').trim().slice(0, 90);
+  const r = {};
+  // maths: every formula became a MathJax container, no error node, no TeX delimiters left
+  r.untypeset = [...main.querySelectorAll('span.math, div.math')]
+    .filter(m => !m.querySelector('mjx-container')).map(m => short(m.textContent));
+  r.math_errors = [...main.querySelectorAll('mjx-merror, [data-mjx-error]')]
+    .map(m => short(m.getAttribute('data-mjx-error') || m.textContent));
+  // an undefined macro is not an error node: MathJax prints its name as red text
+  r.math_errors.push(...[...main.querySelectorAll(
+      'mjx-assistive-mml mtext[mathcolor="red"], mjx-assistive-mml merror')]
+    .map(t => 'undefined macro or error: ' + short(t.textContent)));
+  r.math_errors.push(...[...main.querySelectorAll('mjx-mtext[style*="color: red"]')]
+    .filter(t => !t.closest('mjx-container').querySelector('mjx-assistive-mml'))
+    .map(t => 'red text in a formula (undefined macro?)'));
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT, {acceptNode: n =>
+    n.parentElement.closest('pre, code, mjx-container, script, style, .onlyprint')
+      ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
+  r.raw_tex = [];
+  for (let n; (n = walker.nextNode());) {
+    if (/\$\$|\\\(|\\\)|\\\[|\\\]|\\(frac|mathrm|sigma|max|left|right)\b/.test(n.textContent))
+      r.raw_tex.push(short(n.textContent));
+  }
+  // boxes that scroll sideways (their last characters are out of sight)
+  r.scrolling = [...main.querySelectorAll('pre, div.cell_output, div.cell_output div.output')]
+    .filter(b => b.scrollWidth > b.clientWidth + 1)
+    .map(b => `${b.scrollWidth - b.clientWidth}px too wide: ` + short(
+      [...b.textContent.split('\n')].reduce((a, l) => l.length > a.length ? l : a, '')));
+  // images
+  const imgs = [...main.querySelectorAll('img')];
+  r.images = imgs.length;
+  r.broken_images = imgs.filter(i => !(i.complete && i.naturalWidth > 0))
+    .map(i => i.getAttribute('src'));
+  r.no_alt = imgs.filter(i => { const a = (i.getAttribute('alt') || '').trim();
+      return !a || /\.(png|jpe?g|svg|gif)$/i.test(a) || a.includes('/'); })
+    .map(i => i.getAttribute('src'));
+  return r;
+}"""
+
+CAPACITY = """() => {
+  const pre = document.querySelector('div.cell_input pre');
+  if (!pre) return null;
+  const cs = getComputedStyle(pre), probe = document.createElement('span');
+  probe.textContent = 'x'.repeat(200);
+  pre.appendChild(probe);
+  const width = probe.getBoundingClientRect().width / 200;
+  probe.remove();
+  return (pre.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)) / width;
+}"""
+
+
+def _slug(page: str) -> str:
+    return page.replace("/", "__")
+
+
+AHEAD = 3  # pages loading at once: the browser fetches and typesets while we inspect another
+
+
+def _open(context, url):
+    """Start loading a page, recording console errors and failed or off-line requests."""
+    page = context.new_page()
+    found = {"console": [], "requests": []}
+    page.on("console", lambda m: m.type == "error" and found["console"].append(m.text))
+    page.on("pageerror", lambda e: found["console"].append(f"uncaught: {e}"))
+    page.on("requestfailed", lambda q: found["requests"].append(f"{q.url} ({q.failure})"))
+    page.on("response", lambda r: r.status >= 400 and found["requests"].append(
+        f"{r.url} (HTTP {r.status})"))
+
+    def offline(route):  # the book must work without a network
+        found["requests"].append(f"{route.request.url} (leaves 127.0.0.1)")
+        route.abort()
+    page.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]|data:|blob:).*"), offline)
+    page.goto(url, wait_until="commit")
+    return page, found
+
+
+@pytest.fixture(scope="module")
+def visits(browser, site):
+    """Open every page once; collect what the checks need; save the screenshots."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENS.glob("*.png"):
+        old.unlink()
+    context = browser.new_context(viewport={"width": WIDTHS["check"], "height": 900})
+    results, capacity = {}, {}
+    started = time.monotonic()
+    queue, upcoming = deque(), iter(PAGES)
+
+    def top_up():
+        while len(queue) < AHEAD and (name := next(upcoming, None)) is not None:
+            queue.append((name, *_open(context, f"{site}/{name}.html")))
+
+    top_up()
+    while queue:
+        page_name, page, found = queue.popleft()
+        top_up()
+        t0 = time.monotonic()
+        page.wait_for_load_state("load")
+        math_state = page.evaluate(MATH_DONE)
+        page.evaluate(IMAGES_DONE)
+        info = page.evaluate(INSPECT)
+        info.update(found, math_state=math_state)
+        t1 = time.monotonic()
+        if page_name.startswith("chapters/") and not capacity:
+            capacity[WIDTHS["check"]] = page.evaluate(CAPACITY)
+            page.set_viewport_size({"width": WIDTHS["wide"], "height": 900})
+            capacity[WIDTHS["wide"]] = page.evaluate(CAPACITY)
+        for label in ("wide", "phone"):
+            page.set_viewport_size({"width": WIDTHS[label], "height": 900})
+            page.screenshot(path=str(SCREENS / f"{_slug(page_name)}-{WIDTHS[label]}.png"),
+                            full_page=True)
+        info["seconds"] = [round(t1 - t0, 2), round(time.monotonic() - t1, 2)]
+        results[page_name] = info
+        page.close()
+    context.close()
+    summary = {"seconds": round(time.monotonic() - started, 1), "capacity": capacity,
+               "pages": results}
+    (SCREENS / "report.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _page(visits, name):
+    return visits["pages"][name]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_console_is_clean_and_every_request_succeeds(visits, name):
+    info = _page(visits, name)
+    assert not info["console"], f"console errors on {name}: {info['console']}"
+    assert not info["requests"], f"failed requests on {name}: {info['requests']}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_mathjax_typeset_all_maths(visits, name):
+    info = _page(visits, name)
+    assert info["math_state"] in ("typeset", "no maths"), info["math_state"]
+    assert not info["math_errors"], f"MathJax errors on {name}: {info['math_errors']}"
+    assert not info["untypeset"], f"maths left as TeX on {name}: {info['untypeset']}"
+    assert not info["raw_tex"], f"raw TeX in the text of {name}: {info['raw_tex']}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_code_or_output_box_scrolls_sideways_at_1200px(visits, name):
+    info = _page(visits, name)
+    assert not info["scrolling"], f"boxes cut off at 1200 px on {name}: {info['scrolling']}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_image_loads(visits, name):
+    info = _page(visits, name)
+    assert not info["broken_images"], f"images that did not load on {name}: {info['broken_images']}"
+
+
+@pytest.mark.parametrize("name", [p for p in PAGES if p.startswith("chapters/")])
+def test_figures_have_alt_text(visits, name):
+    """Alt text comes from the cell metadata {"mystnb": {"image": {"alt": ...}}}."""
+    info = _page(visits, name)
+    assert not info["no_alt"], f"figures without alt text on {name}: {info['no_alt']}"
+
+
+def test_the_measured_code_area_holds_the_line_limit(visits):
+    """tests/unit/test_structure.py allows LINE_LIMIT characters: they must fit at 1200 px."""
+    capacity = visits["capacity"]
+    assert capacity, "no chapter page with a code cell"
+    assert math.floor(capacity[WIDTHS["check"]]) >= LINE_LIMIT, capacity
+
+
+def test_screenshots_of_every_page(visits):
+    for name in PAGES:
+        for width in (WIDTHS["wide"], WIDTHS["phone"]):
+            shot = SCREENS / f"{_slug(name)}-{width}.png"
+            assert shot.exists() and shot.stat().st_size > 1000, shot
+
+
+def test_search_finds_relu(browser, site):
+    page = browser.new_page(viewport={"width": WIDTHS["check"], "height": 900})
+    page.goto(f"{site}/search.html?q=relu", wait_until="load")
+    page.wait_for_selector("ul.search li", timeout=30_000)
+    page.wait_for_function("() => document.querySelectorAll('ul.search li p.context').length"
+                           " || document.querySelector('p.search-summary')", timeout=30_000)
+    results = page.locator("ul.search li").count()
+    snippets = page.locator("ul.search li p.context").all_inner_texts()
+    page.screenshot(path=str(SCREENS / "search-relu-1200.png"))
+    page.close()
+    assert results >= 3, f"search for 'relu' found {results} pages"
+    assert not [s for s in snippets if s.strip().startswith("Contents")], snippets
