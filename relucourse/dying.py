@@ -20,7 +20,8 @@ from torch import nn
 from .deadunits import dead_fractions
 from .train import accuracy, train
 
-__all__ = ["born_dead_bound", "born_dead_curves", "digits_mlp", "silent_fractions", "run_digits"]
+__all__ = ["born_dead_bound", "born_dead_curves", "digits_mlp", "silent_fractions", "run_digits", "spread",
+           "monitor_agrees"]
 
 
 def born_dead_bound(width: int, depth: int) -> float:
@@ -143,8 +144,11 @@ def silent_fractions(model: nn.Module, X: torch.Tensor) -> list[float]:
 
 def run_digits(data, *, seed: int, lr: float, optimizer: str = "sgd", epochs: int = 5, batch_size: int = 64,
                hidden: Sequence[int] = (32, 32), activation: str = "relu", batch_norm: bool = False,
-               negative_slope: float = 0.01, first_bias: float | None = None) -> dict:
+               negative_slope: float = 0.01, first_bias: float | None = None, dead_first: int = 0) -> dict:
     """Build :func:`digits_mlp` with seed ``seed``, train it, and measure it.
+
+    ``dead_first=n`` kills the first ``n`` units of the first layer by construction (weights 0,
+    bias -1: their pre-activation is -1 for every input, so they stay dead for good).
 
     ``data`` is ``(X_train, y_train, X_test, y_test)``. Returns the test accuracy and, per hidden
     layer, the fraction of units silent on the training inputs at initialisation and after training
@@ -154,11 +158,27 @@ def run_digits(data, *, seed: int, lr: float, optimizer: str = "sgd", epochs: in
     torch.manual_seed(seed)
     model = digits_mlp(hidden, activation=activation, batch_norm=batch_norm,
                        negative_slope=negative_slope, first_bias=first_bias)
+    if dead_first:
+        with torch.no_grad():
+            model[0].weight[:dead_first] = 0.0
+            model[0].bias[:dead_first] = -1.0
     dead_init = silent_fractions(model, X)
     history = train(model, X, y, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer, seed=seed)
     finite = math.isfinite(history["loss"][-1])
-    return {"seed": seed, "lr": lr, "test_acc": accuracy(model, X_test, y_test) if finite else float("nan"),
-            "dead_init": dead_init, "dead": silent_fractions(model, X), "finite": finite, "model": model}
+    nan = float("nan")
+    dead = silent_fractions(model, X) if finite else [nan] * len(dead_init)
+    return {"seed": seed, "lr": lr, "test_acc": accuracy(model, X_test, y_test) if finite else nan,
+            "dead_init": dead_init, "dead": dead, "finite": finite, "model": model}
+
+
+def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
+    """``mean (min-max)`` of the finite values, plus how many were not finite: "0.95 (0.93-0.96)"."""
+    vals = [v for v in values if math.isfinite(v)]
+    bad = len(values) - len(vals)
+    if not vals:
+        return f"diverged {bad}/{len(values)}"
+    text = f"{fmt.format(sum(vals) / len(vals))} ({fmt.format(min(vals))}-{fmt.format(max(vals))})"
+    return text + (f" +{bad} div." if bad else "")
 
 
 def monitor_agrees(model: nn.Module, X: torch.Tensor) -> bool:

@@ -265,25 +265,41 @@ def _answer():
     return next(lr for lr in LR_GRID if dead_after(lr) >= 0.5)
 
 
-def test_4_5_accepts_the_answer_in_several_types():
+def search_with_the_monitor(grid):
+    from relucourse.data import digits
+    from relucourse.dying import run_digits
+    data = digits()
+    for lr in sorted(grid):
+        model = run_digits(data, seed=0, lr=lr, batch_size=128, epochs=5)["model"]
+        if list(dead_masks(model, data[0]).values())[1].float().mean() >= 0.5:
+            return lr
+    return None
+
+
+def test_4_5_accepts_correct_searches_and_answer_types():
     lr = _answer()
-    passes("4.5", lr)
-    passes("4.5", np.float64(lr))
-    passes("4.5", lr + 1e-12)
+    passes("4.5", search_with_the_monitor)
+    passes("4.5", lambda grid: next(v for v in grid if dead_after(v) >= 0.5))
+    passes("4.5", lambda grid: np.float64(lr))
+    passes("4.5", lambda grid: torch.tensor(lr + 1e-12))
 
 
 def test_4_5_rejects_wrong_answers():
     lr = _answer()
     i = LR_GRID.index(lr)
-    rejects("4.5", LR_GRID[i - 1], says=("less than half",))
-    rejects("4.5", LR_GRID[i + 1], says=("smaller learning rate",))
-    rejects("4.5", LR_GRID[-1], says=("smaller learning rate",))
-    rejects("4.5", 0.123, says=("not one of the grid",))
-    rejects("4.5", "0.5", says=("expected a number",))
-    rejects("4.5", [lr], says=("expected a number",))
-    rejects("4.5", True, says=("expected a number",))
-    rejects("4.5", float("nan"), says=("not one of the grid",))
-    rejects("4.5", -lr, says=("not one of the grid",))
+    not_attempted("4.5", stub("4.5"))
+    rejects("4.5", raises, says=("raised an error",))
+    rejects("4.5", forever, says=("did not finish within 10 s",))
+    rejects("4.5", lambda grid: LR_GRID[i - 1], says=("less than half",))
+    rejects("4.5", lambda grid: LR_GRID[i + 1], says=("smaller learning rate",))
+    rejects("4.5", lambda grid: max(grid), says=("smaller learning rate",))
+    rejects("4.5", lambda grid: 0.123, says=("not one of the grid",))
+    rejects("4.5", lambda grid: str(lr), says=("expected a number",))
+    rejects("4.5", lambda grid: [lr], says=("expected a number",))
+    rejects("4.5", lambda grid: True, says=("expected a number",))
+    rejects("4.5", lambda grid: float("nan"), says=("not one of the grid",))
+    rejects("4.5", lambda grid: None, says=("expected a number",))
+    rejects("4.5", lambda grid: dead_after(lr), says=("not one of the grid",))   # the fraction, not the lr
 
 
 # -- 4.6 repair -----------------------------------------------------------------------------------

@@ -390,19 +390,29 @@ def dead_after(lr: float, seed: int = 0) -> float:
 
 
 @exercise("4.5", "The smallest learning rate that kills most of a layer", time_limit_s=10.0)
-def check_smallest_killing_lr(c: Checker, lr_kill) -> None:
-    rule = ("the smallest learning rate of LR_GRID after which at least half (>= 0.5) of the second hidden layer "
-            "is dead, with run_digits(digits(), seed=0, lr=lr, batch_size=128, epochs=5)")
+def check_smallest_killing_lr(c: Checker, smallest_killing_lr) -> None:
+    c.require_callable(smallest_killing_lr, "smallest_killing_lr")
+    rule = ("the smallest learning rate of the grid after which at least half (>= 0.5) of the second hidden "
+            "layer is dead, with run_digits(digits(), seed=0, lr=lr, batch_size=128, epochs=5)")
+    desc = f"smallest_killing_lr({list(LR_GRID)})"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        lr_kill = c.call(smallest_killing_lr, list(LR_GRID), desc=desc)
+    finally:
+        torch.set_num_threads(threads)
+    if isinstance(lr_kill, torch.Tensor) and lr_kill.numel() == 1:
+        lr_kill = lr_kill.item()
     if isinstance(lr_kill, (bool, np.bool_)) or not isinstance(lr_kill, (int, float, np.integer, np.floating)):
-        c.fail(f"expected a number (a learning rate), but got {type_name(lr_kill)}.", tried="your answer lr_kill",
+        c.fail(f"expected a number (a learning rate), but your code returned {type_name(lr_kill)}.", tried=desc,
                expected=rule, got=describe(lr_kill),
-               hint="run the search, then pass the learning rate it found, e.g. check('4.5', 0.3).")
+               hint="return the learning rate itself, e.g. 0.3, not the model or the dead fraction.")
     c.ok()
     value = float(lr_kill)
     matches = [lr for lr in LR_GRID if math.isclose(lr, value, rel_tol=1e-9)]
-    c.expect(bool(matches), "the answer is not one of the grid's learning rates.", tried=f"lr_kill = {value!r}",
+    c.expect(bool(matches), "the answer is not one of the grid's learning rates.", tried=desc,
              expected=f"one of LR_GRID = {list(LR_GRID)}", got=repr(value),
-             hint="search over LR_GRID only, and answer with the grid value itself.")
+             hint="try the learning rates of the grid you are given, and return the grid value itself.")
     lr = matches[0]
     dead = dead_after(lr)
     c.expect(dead >= 0.5, "at this learning rate less than half of the second layer dies.",
