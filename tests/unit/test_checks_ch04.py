@@ -265,10 +265,8 @@ def _answer():
     return next(lr for lr in LR_GRID if dead_after(lr) >= 0.5)
 
 
-def search_with_the_monitor(grid):
-    from relucourse.data import digits
+def search_with_the_monitor(grid, data):
     from relucourse.dying import run_digits
-    data = digits()
     for lr in sorted(grid):
         model = run_digits(data, seed=0, lr=lr, batch_size=128, epochs=5)["model"]
         if list(dead_masks(model, data[0]).values())[1].float().mean() >= 0.5:
@@ -279,9 +277,9 @@ def search_with_the_monitor(grid):
 def test_4_5_accepts_correct_searches_and_answer_types():
     lr = _answer()
     passes("4.5", search_with_the_monitor)
-    passes("4.5", lambda grid: next(v for v in grid if dead_after(v) >= 0.5))
-    passes("4.5", lambda grid: np.float64(lr))
-    passes("4.5", lambda grid: torch.tensor(lr + 1e-12))
+    passes("4.5", lambda grid, data: next(v for v in grid if dead_after(v) >= 0.5))
+    passes("4.5", lambda grid, data: np.float64(lr))
+    passes("4.5", lambda grid, data: torch.tensor(lr + 1e-12))
 
 
 def test_4_5_rejects_wrong_answers():
@@ -289,17 +287,17 @@ def test_4_5_rejects_wrong_answers():
     i = LR_GRID.index(lr)
     not_attempted("4.5", stub("4.5"))
     rejects("4.5", raises, says=("raised an error",))
-    rejects("4.5", forever, says=("did not finish within 10 s",))
-    rejects("4.5", lambda grid: LR_GRID[i - 1], says=("less than half",))
-    rejects("4.5", lambda grid: LR_GRID[i + 1], says=("smaller learning rate",))
-    rejects("4.5", lambda grid: max(grid), says=("smaller learning rate",))
-    rejects("4.5", lambda grid: 0.123, says=("not one of the grid",))
-    rejects("4.5", lambda grid: str(lr), says=("expected a number",))
-    rejects("4.5", lambda grid: [lr], says=("expected a number",))
-    rejects("4.5", lambda grid: True, says=("expected a number",))
-    rejects("4.5", lambda grid: float("nan"), says=("not one of the grid",))
-    rejects("4.5", lambda grid: None, says=("expected a number",))
-    rejects("4.5", lambda grid: dead_after(lr), says=("not one of the grid",))   # the fraction, not the lr
+    rejects("4.5", forever, says=("did not finish within 20 s",))
+    rejects("4.5", lambda grid, data: LR_GRID[i - 1], says=("less than half",))
+    rejects("4.5", lambda grid, data: LR_GRID[i + 1], says=("smaller learning rate",))
+    rejects("4.5", lambda grid, data: max(grid), says=("smaller learning rate",))
+    rejects("4.5", lambda grid, data: 0.123, says=("not one of the grid",))
+    rejects("4.5", lambda grid, data: str(lr), says=("expected a number",))
+    rejects("4.5", lambda grid, data: [lr], says=("expected a number",))
+    rejects("4.5", lambda grid, data: True, says=("expected a number",))
+    rejects("4.5", lambda grid, data: float("nan"), says=("not one of the grid",))
+    rejects("4.5", lambda grid, data: None, says=("expected a number",))
+    rejects("4.5", lambda grid, data: dead_after(lr), says=("not one of the grid",))   # the fraction, not the lr
 
 
 # -- 4.6 repair -----------------------------------------------------------------------------------

@@ -370,7 +370,7 @@ def check_simulate(c: Checker, simulate_born_dead) -> None:
 # 4.5 Design: the smallest learning rate that kills most of a layer
 # --------------------------------------------------------------------------------------------
 
-LR_GRID = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+LR_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 _KILL_CACHE: dict = {}
 
 
@@ -389,16 +389,17 @@ def dead_after(lr: float, seed: int = 0) -> float:
     return _KILL_CACHE[key]
 
 
-@exercise("4.5", "The smallest learning rate that kills most of a layer", time_limit_s=10.0)
+@exercise("4.5", "The smallest learning rate that kills most of a layer", time_limit_s=20.0)
 def check_smallest_killing_lr(c: Checker, smallest_killing_lr) -> None:
     c.require_callable(smallest_killing_lr, "smallest_killing_lr")
     rule = ("the smallest learning rate of the grid after which at least half (>= 0.5) of the second hidden "
             "layer is dead, with run_digits(digits(), seed=0, lr=lr, batch_size=128, epochs=5)")
-    desc = f"smallest_killing_lr({list(LR_GRID)})"
+    from relucourse.data import digits
+    desc = f"smallest_killing_lr({list(LR_GRID)}, digits())"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        lr_kill = c.call(smallest_killing_lr, list(LR_GRID), desc=desc)
+        lr_kill = c.call(smallest_killing_lr, list(LR_GRID), digits(), desc=desc)
     finally:
         torch.set_num_threads(threads)
     if isinstance(lr_kill, torch.Tensor) and lr_kill.numel() == 1:
