@@ -3,7 +3,8 @@
 Every page of the TOC is opened once at 1200 px (the narrowest desktop width the course writes
 for) and checked: no console error, no failed or off-line request, MathJax typeset every formula,
 no code or output box scrolls sideways, every image loaded (with alt text). Then the same page is
-photographed at 1280 px and 390 px (a phone) into ``_build/screens/`` for a person to look at.
+photographed at 1280 px and 390 px (a phone) into ``_build/screens/`` for a person to look at
+(full-page JPEGs: PNG encoding of 15 000-pixel pages took most of the test's time).
 Search for "relu" must find pages.
 
 Chromium is Debian's package (``apt-get install chromium``; ``.ci/run`` installs it in CI), found
@@ -84,6 +85,23 @@ def ensure_built() -> None:
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
 
+_SAID: set[str] = set()
+
+
+def _say_once(config, line: str) -> None:
+    """One line on the terminal, even under -q and output capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or line in _SAID:
+        return
+    _SAID.add(line)
+    if capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line, yellow=True, bold=True)
+    else:
+        reporter.write_line(line, yellow=True, bold=True)
+
+
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -101,9 +119,7 @@ def browser(request):
         if in_ci():
             pytest.fail(f"CI=true but {missing} is missing: the browser test must run in CI "
                         "(.ci/run installs Chromium with apt-get)", pytrace=False)
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(HOW_TO_ENABLE)
+        _say_once(request.config, HOW_TO_ENABLE)
         pytest.skip(HOW_TO_ENABLE)
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=path, args=["--disable-gpu"])
@@ -196,7 +212,7 @@ def _slug(page: str) -> str:
     return page.replace("/", "__")
 
 
-AHEAD = 3  # pages loading at once: the browser fetches and typesets while we inspect another
+AHEAD = 2  # pages loading at once: the browser fetches and typesets while we inspect another
 
 
 def _open(context, url):
@@ -221,7 +237,7 @@ def _open(context, url):
 def visits(browser, site):
     """Open every page once; collect what the checks need; save the screenshots."""
     SCREENS.mkdir(parents=True, exist_ok=True)
-    for old in SCREENS.glob("*.png"):
+    for old in [*SCREENS.glob("*.png"), *SCREENS.glob("*.jpg")]:
         old.unlink()
     context = browser.new_context(viewport={"width": WIDTHS["check"], "height": 900})
     results, capacity = {}, {}
@@ -249,8 +265,8 @@ def visits(browser, site):
             capacity[WIDTHS["wide"]] = page.evaluate(CAPACITY)
         for label in ("wide", "phone"):
             page.set_viewport_size({"width": WIDTHS[label], "height": 900})
-            page.screenshot(path=str(SCREENS / f"{_slug(page_name)}-{WIDTHS[label]}.png"),
-                            full_page=True)
+            page.screenshot(path=str(SCREENS / f"{_slug(page_name)}-{WIDTHS[label]}.jpg"),
+                            full_page=True, type="jpeg", quality=80)
         info["seconds"] = [round(t1 - t0, 2), round(time.monotonic() - t1, 2)]
         results[page_name] = info
         page.close()
@@ -310,7 +326,7 @@ def test_the_measured_code_area_holds_the_line_limit(visits):
 def test_screenshots_of_every_page(visits):
     for name in PAGES:
         for width in (WIDTHS["wide"], WIDTHS["phone"]):
-            shot = SCREENS / f"{_slug(name)}-{width}.png"
+            shot = SCREENS / f"{_slug(name)}-{width}.jpg"
             assert shot.exists() and shot.stat().st_size > 1000, shot
 
 
