@@ -196,6 +196,12 @@ INSPECT = r"""() => {
   return r;
 }"""
 
+CLIPPED_MATHS = """() => [...document.querySelectorAll('article span.math, article div.math')]
+  .map(m => m.tagName === 'DIV' ? (m.querySelector('mjx-container') || m) : m)
+  .filter(m => m.scrollWidth > m.clientWidth + 1
+               && !['auto', 'scroll'].includes(getComputedStyle(m).overflowX))
+  .map(m => m.textContent.replace(/\\s+/g, ' ').trim().slice(0, 60))"""
+
 CAPACITY = """() => {
   const pre = document.querySelector('div.cell_input pre');
   if (!pre) return null;
@@ -265,6 +271,8 @@ def visits(browser, site):
             capacity[WIDTHS["wide"]] = page.evaluate(CAPACITY)
         for label in ("wide", "phone"):
             page.set_viewport_size({"width": WIDTHS[label], "height": 900})
+            if label == "phone":
+                info["clipped_maths"] = page.evaluate(CLIPPED_MATHS)
             page.screenshot(path=str(SCREENS / f"{_slug(page_name)}-{WIDTHS[label]}.jpg"),
                             full_page=True, type="jpeg", quality=80)
         info["seconds"] = [round(t1 - t0, 2), round(time.monotonic() - t1, 2)]
@@ -295,6 +303,12 @@ def test_mathjax_typeset_all_maths(visits, name):
     assert not info["math_errors"], f"MathJax errors on {name}: {info['math_errors']}"
     assert not info["untypeset"], f"maths left as TeX on {name}: {info['untypeset']}"
     assert not info["raw_tex"], f"raw TeX in the text of {name}: {info['raw_tex']}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_maths_too_wide_for_a_phone_scrolls_instead_of_being_cut(visits, name):
+    info = _page(visits, name)
+    assert not info["clipped_maths"], f"maths cut off at 390 px on {name}: {info['clipped_maths']}"
 
 
 @pytest.mark.parametrize("name", PAGES)
