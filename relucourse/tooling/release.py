@@ -80,13 +80,13 @@ def stub_source(source: str, exercise_id: str, where: str) -> str:
                 raise ReleaseError(f"{where}: the solution block must sit inside a function body, "
                                    "so that the blank exercise still runs")
             out.append(f"{indent}# YOUR CODE HERE")
-            message = f'"Exercise {exercise_id}: {STUB_MARKER}"'
-            one_line = f"{indent}raise NotImplementedError({message})"
+            one_line = f'{indent}raise NotImplementedError("Exercise {exercise_id}: {STUB_MARKER}")'
             if len(one_line) <= LINE_LIMIT:
                 out.append(one_line)
-            else:  # two lines, so that the stub fits the book's code area too
-                out.append(f"{indent}raise NotImplementedError(")
-                out.append(f"{indent}    {message})")
+            else:  # two lines (one message), so that the stub fits the book's code area too
+                head = f'{indent}raise NotImplementedError("Exercise {exercise_id}: "'
+                out.append(head)
+                out.append(" " * head.index('"') + f'"{STUB_MARKER}")')
         elif stripped == END:
             if not inside:
                 raise ReleaseError(f"{where}: {END} without {BEGIN}")

@@ -59,6 +59,13 @@ def _configure(app, config) -> None:
 def _copy_mathjax(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
+    # Sphinx copies _static only when some page is rewritten: a change to the course's CSS or
+    # JavaScript alone would otherwise never reach the built book.
+    for src in sorted((Path(app.srcdir) / "_static").rglob("*")):
+        dest = Path(app.outdir) / "_static" / src.relative_to(Path(app.srcdir) / "_static")
+        if src.is_file() and (not dest.exists() or dest.read_bytes() != src.read_bytes()):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
     src, dest = mathjax_source(), Path(app.outdir) / "_static" / "mathjax"
     (dest / FONTS).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src / SCRIPT, dest / SCRIPT)

@@ -3,7 +3,8 @@
 Every page of the TOC is opened once at 1200 px (the narrowest desktop width the course writes
 for) and checked: no console error, no failed or off-line request, MathJax typeset every formula,
 no code or output box scrolls sideways, every image loaded (with alt text). Then the same page is
-photographed at 1280 px and 390 px (a phone) into ``_build/screens/`` for a person to look at.
+photographed at 1280 px and 390 px (a phone) into ``_build/screens/`` for a person to look at
+(full-page JPEGs: PNG encoding of 15 000-pixel pages took most of the test's time).
 Search for "relu" must find pages.
 
 Chromium is Debian's package (``apt-get install chromium``; ``.ci/run`` installs it in CI), found
@@ -75,13 +76,30 @@ def _sources() -> list[Path]:
 
 def ensure_built() -> None:
     """Build the book unless a build newer than every source is there (test_book.py's)."""
-    stamp = HTML / "searchindex.js"
+    stamp = HTML / "relu-course.zip"  # rewritten by every build (the course's Sphinx extension)
     if stamp.exists() and stamp.stat().st_mtime >= max(p.stat().st_mtime for p in _sources()):
         return
     jb = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run([str(jb), "build", str(ROOT), "--warningiserror", "--keep-going"],
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+_SAID: set[str] = set()
+
+
+def _say_once(config, line: str) -> None:
+    """One line on the terminal, even under -q and output capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or line in _SAID:
+        return
+    _SAID.add(line)
+    if capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line, yellow=True, bold=True)
+    else:
+        reporter.write_line(line, yellow=True, bold=True)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -101,9 +119,7 @@ def browser(request):
         if in_ci():
             pytest.fail(f"CI=true but {missing} is missing: the browser test must run in CI "
                         "(.ci/run installs Chromium with apt-get)", pytrace=False)
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(HOW_TO_ENABLE)
+        _say_once(request.config, HOW_TO_ENABLE)
         pytest.skip(HOW_TO_ENABLE)
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=path, args=["--disable-gpu"])
@@ -180,6 +196,12 @@ INSPECT = r"""() => {
   return r;
 }"""
 
+CLIPPED_MATHS = """() => [...document.querySelectorAll('article span.math, article div.math')]
+  .map(m => m.tagName === 'DIV' ? (m.querySelector('mjx-container') || m) : m)
+  .filter(m => m.scrollWidth > m.clientWidth + 1
+               && !['auto', 'scroll'].includes(getComputedStyle(m).overflowX))
+  .map(m => m.textContent.replace(/\\s+/g, ' ').trim().slice(0, 60))"""
+
 CAPACITY = """() => {
   const pre = document.querySelector('div.cell_input pre');
   if (!pre) return null;
@@ -196,7 +218,7 @@ def _slug(page: str) -> str:
     return page.replace("/", "__")
 
 
-AHEAD = 3  # pages loading at once: the browser fetches and typesets while we inspect another
+AHEAD = 2  # pages loading at once: the browser fetches and typesets while we inspect another
 
 
 def _open(context, url):
@@ -221,7 +243,7 @@ def _open(context, url):
 def visits(browser, site):
     """Open every page once; collect what the checks need; save the screenshots."""
     SCREENS.mkdir(parents=True, exist_ok=True)
-    for old in SCREENS.glob("*.png"):
+    for old in [*SCREENS.glob("*.png"), *SCREENS.glob("*.jpg")]:
         old.unlink()
     context = browser.new_context(viewport={"width": WIDTHS["check"], "height": 900})
     results, capacity = {}, {}
@@ -249,8 +271,10 @@ def visits(browser, site):
             capacity[WIDTHS["wide"]] = page.evaluate(CAPACITY)
         for label in ("wide", "phone"):
             page.set_viewport_size({"width": WIDTHS[label], "height": 900})
-            page.screenshot(path=str(SCREENS / f"{_slug(page_name)}-{WIDTHS[label]}.png"),
-                            full_page=True)
+            if label == "phone":
+                info["clipped_maths"] = page.evaluate(CLIPPED_MATHS)
+            page.screenshot(path=str(SCREENS / f"{_slug(page_name)}-{WIDTHS[label]}.jpg"),
+                            full_page=True, type="jpeg", quality=80)
         info["seconds"] = [round(t1 - t0, 2), round(time.monotonic() - t1, 2)]
         results[page_name] = info
         page.close()
@@ -282,6 +306,12 @@ def test_mathjax_typeset_all_maths(visits, name):
 
 
 @pytest.mark.parametrize("name", PAGES)
+def test_maths_too_wide_for_a_phone_scrolls_instead_of_being_cut(visits, name):
+    info = _page(visits, name)
+    assert not info["clipped_maths"], f"maths cut off at 390 px on {name}: {info['clipped_maths']}"
+
+
+@pytest.mark.parametrize("name", PAGES)
 def test_no_code_or_output_box_scrolls_sideways_at_1200px(visits, name):
     info = _page(visits, name)
     assert not info["scrolling"], f"boxes cut off at 1200 px on {name}: {info['scrolling']}"
@@ -310,7 +340,7 @@ def test_the_measured_code_area_holds_the_line_limit(visits):
 def test_screenshots_of_every_page(visits):
     for name in PAGES:
         for width in (WIDTHS["wide"], WIDTHS["phone"]):
-            shot = SCREENS / f"{_slug(name)}-{width}.png"
+            shot = SCREENS / f"{_slug(name)}-{width}.jpg"
             assert shot.exists() and shot.stat().st_size > 1000, shot
 
 

@@ -100,8 +100,8 @@ def test_check_mode_reports_drift(tmp_path):
 def test_stub_replaces_the_block_keeping_indentation():
     src = "def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n\nprint('kept')"
     assert stub_source(src, "4.2", "t") == (
-        'def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError(\n'
-        '        "Exercise 4.2: write your solution here")\n\nprint(\'kept\')')
+        'def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError("Exercise 4.2: "\n'
+        '                              "write your solution here")\n\nprint(\'kept\')')
 
 
 def test_exercise_intro_is_the_exercise_pages_own():
