@@ -265,16 +265,16 @@ def _cell(value, fmt: str) -> str:
 
 def format_cards(cards: Sequence[ReportCard], cost: bool = True) -> str:
     """The cards side by side, one row per criterion (fits 68 characters for up to 3 cards)."""
-    width = 10
+    width = 11
     first = cards[0]
-    rows = [("", [c.name[:width] for c in cards], "s"),
+    rows = [("", [c.name[:width - 1] for c in cards], "s"),
             (f"gain/layer ({first.init}, depth {first.depth})", [c.gain for c in cards], ".2f")]
     if cost:
         rows.append(("speed, % of a copy (f32 CPU)", [c.speed_pct for c in cards], ".0f"))
     rows += [("dead units after training, %", [100 * c.dead for c in cards], ".1f"),
              (f"median epochs to {first.target:.0%} train", [c.epochs for c in cards], "g"),
              ("test accuracy at the end", [c.test_acc for c in cards], ".3f")]
-    lines = [f"{label:<34}" + "".join(f"{_cell(v, fmt):>{width}}" for v in values)
+    lines = [f"{label:<33}" + "".join(f"{_cell(v, fmt):>{width}}" for v in values)
              for label, values, fmt in rows]
     return "\n".join(lines)
 

@@ -224,10 +224,12 @@ def test_6_3_accepts_correct_generators():
     passes("6.3", adding_problem, 1 / 6)
     passes("6.3", adding_loop, 0.1667)
     passes("6.3", adding_scatter, torch.tensor(2 / 12))
+    passes("6.3", adding_problem, lambda: 2 / 12)
 
 
 def test_6_3_generic_failures():
     not_attempted("6.3", stub("6.3"), 0.0)
+    not_attempted("6.3", adding_problem, stub("6.3"))
     rejects("6.3", raises, 1 / 6, says=("raised an error",))
     rejects("6.3", forever, 1 / 6, says=("did not finish",))
     rejects("6.3", adding_problem, "1/6", says=("expected a number",))

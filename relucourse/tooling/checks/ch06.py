@@ -12,6 +12,7 @@ from torch import nn
 
 from . import exercise
 from .core import Checker, describe, type_name
+from relucourse.arch import train_autoencoder
 from relucourse.reportcard import as_module_factory, fitted_gain, gradient_gain
 from relucourse.sequences import BASELINE_MSE
 
@@ -276,6 +277,9 @@ def check_adding(c: Checker, adding_problem, baseline) -> None:
                      hint="draw each position uniformly: torch.randint(0, T // 2, ...) and "
                           "torch.randint(T // 2, T, ...).")
     desc = "baseline (your prediction of the MSE of always predicting the mean)"
+    if callable(baseline):
+        desc = "predicted_baseline()"
+        baseline = c.call(baseline, desc=desc)
     if not _is_number(baseline):
         c.fail(f"expected a number for `baseline`, got {type_name(baseline)}.", tried=desc, got=describe(baseline),
                hint="the baseline is the variance of U1 + U2 for two independent U(0, 1) numbers.")
@@ -302,30 +306,12 @@ def _digit_versions():
             ("raw pixels in [0, 16]", raw, 0.0, 16.0)]
 
 
-def train_autoencoder(output: nn.Module, X: torch.Tensor, *, epochs: int = 25, seed: int = 0) -> float:
-    """Encoder 64-32-8 and decoder 8-32 (ReLU everywhere), then ``output`` (32 -> 64); final MSE."""
-    torch.manual_seed(seed)
-    body = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8), nn.ReLU(),
-                         nn.Linear(8, 32), nn.ReLU())
-    model = nn.Sequential(body, output)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(X), generator=gen).split(100):
-            loss = ((model(X[idx]) - X[idx]) ** 2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    with torch.no_grad():
-        return ((model(X) - X) ** 2).mean().item()
-
-
 @functools.lru_cache(maxsize=None)
 def _reference_mse(story: str) -> float:
     """The reconstruction MSE of the same autoencoder with a linear output layer."""
     X = {s: X for s, X, _, _ in _digit_versions()}[story]
     torch.manual_seed(0)
-    return train_autoencoder(nn.Linear(32, 64), X)
+    return train_autoencoder(nn.Linear(32, 64), X)[0]
 
 
 @exercise("6.4", "An autoencoder output layer for the data's range", time_limit_s=5.0)
@@ -354,7 +340,7 @@ def _check_output_layer(c: Checker, output_layer) -> None:
         c.ok()
         reference = _reference_mse(story)
         try:
-            mse = train_autoencoder(layer, X)
+            mse = train_autoencoder(layer, X)[0]
         except Exception as err:
             c.fail("training the autoencoder with your output layer raised an error.", tried=desc,
                    got=f"{type(err).__name__}: {err}")
