@@ -302,8 +302,13 @@ def plot_cards(cards: Sequence[ReportCard], colors: Sequence[str] | None = None)
     ax_t.axhline(cards[0].target, color="grey", ls=":", lw=1)
     ax_t.set(xlabel="epoch", ylabel="training accuracy", ylim=(0, 1.02),
              title="training on the digits")
-    for ax in axes.flat:
-        ax.legend(loc="best")
+    from matplotlib.ticker import MaxNLocator
+    ax_t.xaxis.set_major_locator(MaxNLocator(integer=True))
+    lowest = min(min(c.layer_norms) for c in cards if c.layer_norms)
+    highest = max(max(c.layer_norms) for c in cards if c.layer_norms)
+    ax_g.set_ylim(lowest / 6, highest * 1.5)   # room for the legend below the curves
+    for ax, where in zip(axes.flat, ["upper left", "upper left", "lower left", "lower right"]):
+        ax.legend(loc=where)
     fig.tight_layout()
     return fig
 
