@@ -97,6 +97,31 @@ def tune_lr(arm: str, depth: int, X, y, X_test, y_test, *, lrs=(0.01, 0.03, 0.1,
     return max(scores, key=scores.get), scores
 
 
+#: The chapter's stored depth study (:func:`depth_study`); ``python -m relucourse.arch`` re-runs it.
+DEPTH_STUDY = {"lr": {"sigmoid": 1.0, "tanh": 0.03, "relu": 0.01, "residual": 0.03},
+               "depths": [2, 8, 24], "seeds": [0, 1, 2, 3, 4], "epochs": 6, "width": 32,
+               "skip": {"sigmoid": [24]}}
+
+
+def depth_study(settings: dict | None = None, progress=print) -> dict:
+    """Test accuracy of every arm at every depth and seed (``skip``: depths not run for an arm)."""
+    from .data import digits
+
+    s = dict(DEPTH_STUDY, **(settings or {}))
+    data = digits()
+    say = progress or (lambda line: None)
+    runs = []
+    for arm, lr in s["lr"].items():
+        for depth in s["depths"]:
+            if depth in s["skip"].get(arm, []):
+                continue
+            for seed in s["seeds"]:
+                acc = depth_run(arm, depth, *data, lr=lr, epochs=s["epochs"], width=s["width"], seed=seed)
+                runs.append({"arm": arm, "depth": depth, "seed": seed, "test_acc": acc})
+                say(f"{arm} depth {depth} seed {seed}: {acc:.3f}")
+    return {"settings": s, "torch": torch.__version__, "runs": runs}
+
+
 def autoencoder(output: nn.Module | None = None, n_in: int = 64) -> nn.Sequential:
     """A small autoencoder for 8x8 digits: encoder 64-32-8 and decoder 8-32 with ReLUs, then
     ``output`` (default: a linear layer 32 -> 64). The bottleneck is the ReLU at index 3."""
@@ -126,5 +151,17 @@ def train_autoencoder(output: nn.Module | None, X: torch.Tensor, *, epochs: int 
     return (mse if math.isfinite(mse) else math.inf), model
 
 
-__all__ = ["ResidualBlock", "residual_mlp", "build", "output_scale", "depth_run", "tune_lr", "autoencoder",
+__all__ = ["DEPTH_STUDY", "depth_study", "ResidualBlock", "residual_mlp", "build", "output_scale", "depth_run", "tune_lr", "autoencoder",
            "train_autoencoder"]
+
+
+if __name__ == "__main__":  # python -m relucourse.arch [output.json]
+    import json
+    import sys
+
+    torch.set_num_threads(1)
+    result = depth_study()
+    path = sys.argv[1] if len(sys.argv) > 1 else "depth_study.json"
+    with open(path, "w") as fh:
+        json.dump(result, fh, indent=1)
+    print(f"saved to {path}")
