@@ -61,8 +61,8 @@ class RNNRegressor(nn.Module):
     """A one-layer recurrent network whose last hidden state feeds a linear read-out.
 
     ``kind``: ``"tanh"`` (Elman RNN, PyTorch's default init), ``"relu"`` (ReLU RNN, default init),
-    ``"irnn"`` (ReLU RNN, recurrent matrix = identity, recurrent bias 0, input weights N(0, 0.001)
-    as in Le et al. 2015) or ``"lstm"``.
+    ``"irnn"`` (ReLU RNN whose recurrent matrix starts as the identity and biases at 0, as in
+    Le et al. 2015; here the input weights are small, N(0, 0.001)) or ``"lstm"``.
     """
 
     def __init__(self, kind: str = "tanh", hidden: int = 32, inputs: int = 2):
