@@ -1,0 +1,171 @@
+"""Recurrent networks on the adding problem (chapter 6).
+
+The adding problem (Hochreiter & Schmidhuber 1997; used by Le, Jaitly & Hinton 2015 for the IRNN)
+is a test of long-range memory. Each input is a sequence of ``T`` steps with two channels:
+
+* channel 0: a random number drawn uniformly from [0, 1) at every step;
+* channel 1: a marker, 1 at exactly two steps and 0 elsewhere (one marked step in the first half
+  of the sequence, one in the second half).
+
+The target is the sum of the two marked numbers. A model that ignores the input and always predicts
+the mean of the target, 1, has mean squared error Var(U1 + U2) = 1/6 ~ 0.167: the **baseline** a
+network must beat to show that it remembers anything.
+
+Models: :class:`RNNRegressor` wraps ``nn.RNN`` (tanh or ReLU, with PyTorch's default init or the
+IRNN's identity init) and ``nn.LSTM``; :func:`train_adding` trains one with Adam, optional
+gradient clipping by global norm, and returns the test MSE.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import torch
+from torch import nn
+
+#: The MSE of always predicting 1 (the target's mean): Var(U1 + U2) for U1, U2 ~ U(0, 1).
+BASELINE_MSE = 1 / 6
+
+#: The recurrent models :class:`RNNRegressor` builds.
+KINDS = ("tanh", "relu", "irnn", "lstm")
+
+
+def adding_problem(n: int, T: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` adding-problem sequences of length ``T``: inputs of shape (n, T, 2), targets of shape (n,).
+
+    One marker falls uniformly in the first ``T // 2`` steps, the other in the remaining steps.
+    """
+    if T < 2:
+        raise ValueError("the adding problem needs T >= 2 (one marker in each half)")
+    gen = torch.Generator().manual_seed(seed)
+    values = torch.rand(n, T, generator=gen)
+    half = T // 2
+    first = torch.randint(0, half, (n,), generator=gen)
+    second = torch.randint(half, T, (n,), generator=gen)
+    markers = torch.zeros(n, T)
+    rows = torch.arange(n)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    X = torch.stack([values, markers], dim=2)
+    y = values[rows, first] + values[rows, second]
+    return X, y
+
+
+def baseline_mse(y: torch.Tensor) -> float:
+    """MSE of the best constant prediction (the mean of ``y``) on ``y``: about 1/6 here."""
+    return ((y - y.mean()) ** 2).mean().item()
+
+
+class RNNRegressor(nn.Module):
+    """A one-layer recurrent network whose last hidden state feeds a linear read-out.
+
+    ``kind``: ``"tanh"`` (Elman RNN, PyTorch's default init), ``"relu"`` (ReLU RNN, default init),
+    ``"irnn"`` (ReLU RNN whose recurrent matrix starts as the identity and biases at 0, as in
+    Le et al. 2015; here the input weights are small, N(0, 0.001)) or ``"lstm"``.
+    """
+
+    def __init__(self, kind: str = "tanh", hidden: int = 32, inputs: int = 2):
+        super().__init__()
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}: use one of {KINDS}")
+        self.kind = kind
+        if kind == "lstm":
+            self.rnn = nn.LSTM(inputs, hidden, batch_first=True)
+        else:
+            self.rnn = nn.RNN(inputs, hidden, batch_first=True,
+                              nonlinearity="tanh" if kind == "tanh" else "relu")
+        if kind == "irnn":
+            with torch.no_grad():
+                self.rnn.weight_hh_l0.copy_(torch.eye(hidden))
+                self.rnn.bias_hh_l0.zero_()
+                self.rnn.bias_ih_l0.zero_()
+                self.rnn.weight_ih_l0.normal_(0.0, 0.001 ** 0.5)
+        self.head = nn.Linear(hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1]).squeeze(-1)
+
+
+def global_grad_norm(parameters: Iterable[torch.Tensor]) -> float:
+    """The L2 norm of all parameters' gradients taken together (what clip_grad_norm_ measures)."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return 0.0
+    return math.sqrt(sum(float(g.detach().double().pow(2).sum()) for g in grads))
+
+
+def train_adding(kind: str, *, T: int = 30, hidden: int = 32, steps: int = 300, batch_size: int = 64,
+                 lr: float = 3e-3, clip: float | None = 1.0, seed: int = 0, n_test: int = 1000,
+                 data_seed: int = 12345) -> dict[str, float]:
+    """Train an :class:`RNNRegressor` on fresh adding-problem batches; return its test MSE.
+
+    Adam with learning rate ``lr``; before each step the gradients are clipped to global norm
+    ``clip`` (``None``: no clipping). A run whose loss becomes NaN or infinite stops and reports a
+    test MSE of ``inf``. Returns ``{"mse": ..., "max_grad_norm": ...}`` where the second is the
+    largest global gradient norm seen before clipping.
+    """
+    torch.manual_seed(seed)
+    model = RNNRegressor(kind, hidden)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    X_test, y_test = adding_problem(n_test, T, seed=data_seed)
+    largest = 0.0
+    for step in range(steps):
+        X, y = adding_problem(batch_size, T, seed=1_000_000 * (seed + 1) + step)
+        loss = ((model(X) - y) ** 2).mean()
+        if not torch.isfinite(loss):
+            return {"mse": math.inf, "max_grad_norm": largest}
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        largest = max(largest, global_grad_norm(model.parameters()))
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+    with torch.no_grad():
+        mse = ((model(X_test) - y_test) ** 2).mean().item()
+    return {"mse": mse if math.isfinite(mse) else math.inf, "max_grad_norm": largest}
+
+
+#: The settings of the chapter's stored study (:func:`study`); ``python -m relucourse.sequences``
+#: re-runs it.
+STUDY = {"T": 30, "hidden": 32, "steps": 1000, "batch_size": 64, "clip": 1.0,
+         "lrs": [1e-3, 3e-3, 1e-2], "tune_seed": 100, "seeds": [0, 1, 2, 3, 4]}
+
+
+def study(settings: dict | None = None, progress=print) -> dict:
+    """Tune each kind's learning rate on ``tune_seed`` (with clipping), then train every kind on
+    the reported seeds with and without clipping. Returns a JSON-friendly dict of the results."""
+    s = dict(STUDY, **(settings or {}))
+    common = {k: s[k] for k in ("T", "hidden", "steps", "batch_size")}
+    say = progress or (lambda line: None)
+    out = {"settings": s, "torch": torch.__version__, "lr": {}, "tuning": {}, "runs": []}
+    for kind in KINDS:
+        scores = {lr: train_adding(kind, lr=lr, clip=s["clip"], seed=s["tune_seed"], **common)["mse"]
+                  for lr in s["lrs"]}
+        out["tuning"][kind] = {str(lr): mse for lr, mse in scores.items()}
+        out["lr"][kind] = min(scores, key=scores.get)
+        say(f"{kind}: tuning {scores} -> lr {out['lr'][kind]}")
+    for kind in KINDS:
+        for clip in (s["clip"], None):
+            for seed in s["seeds"]:
+                r = train_adding(kind, lr=out["lr"][kind], clip=clip, seed=seed, **common)
+                out["runs"].append({"kind": kind, "clip": clip, "seed": seed, **r})
+                say(f"{kind} clip={clip} seed={seed}: {r}")
+    return out
+
+
+__all__ = ["BASELINE_MSE", "KINDS", "adding_problem", "baseline_mse", "RNNRegressor",
+           "global_grad_norm", "train_adding", "STUDY", "study"]
+
+
+if __name__ == "__main__":  # python -m relucourse.sequences [output.json]
+    import json
+    import sys
+
+    torch.set_num_threads(1)
+    result = study()
+    path = sys.argv[1] if len(sys.argv) > 1 else "adding_study.json"
+    with open(path, "w") as fh:
+        json.dump(result, fh, indent=1)
+    print(f"saved to {path}")

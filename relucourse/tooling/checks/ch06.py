@@ -1,0 +1,449 @@
+"""Checks for chapter 6: impact on architectures."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import exercise
+from .core import Checker, describe, type_name
+from relucourse.arch import train_autoencoder
+from relucourse.reportcard import as_module_factory, fitted_gain, gradient_gain
+from relucourse.sequences import BASELINE_MSE
+
+
+def _is_number(value) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))) \
+        or (isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype == torch.bool)
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Tiny networks run fastest, and reproducibly, on one thread (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _module(c: Checker, value, desc: str, what: str) -> nn.Module:
+    if not isinstance(value, nn.Module):
+        c.fail(f"expected an nn.Module ({what}), but your code returned {type_name(value)}.", tried=desc,
+               got=describe(value), hint="build the module from nn.Linear and friends and return it "
+                                         "(an nn.Module subclass instance or an nn.Sequential).")
+    c.ok()
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# 6.1 A residual block that is the identity at initialisation
+# --------------------------------------------------------------------------------------------
+
+BLOCK_HINT = ("compute x + fc2(relu(fc1(x))) with He-initialised fc1 and a zero-initialised fc2 "
+              "(weight and bias): nn.init.zeros_(fc2.weight), nn.init.zeros_(fc2.bias).")
+
+
+@exercise("6.1", "A residual block that starts as the identity")
+def check_residual_block(c: Checker, residual_block) -> None:
+    if isinstance(residual_block, type) and issubclass(residual_block, nn.Module):
+        c.ok()   # an nn.Module class works too: residual_block(width) builds a block
+    else:
+        c.require_callable(residual_block, "residual_block")
+    for width, batch in [(16, 8), (4, 3), (64, 32)]:
+        desc = f"block = residual_block({width}); block(x) for x of shape ({batch}, {width})"
+        torch.manual_seed(width)
+        block = _module(c, c.call(residual_block, width, desc=f"residual_block({width})"), desc,
+                        "the residual block")
+        params = [p for p in block.parameters() if p.requires_grad]
+        n_params = sum(p.numel() for p in params)
+        c.expect(n_params >= 2 * width * width, "the block has too few trainable parameters.", tried=desc,
+                 expected=f"at least {2 * width * width} (two {width}x{width} weight matrices)",
+                 got=str(n_params), hint="the branch holds two nn.Linear(width, width) layers.")
+        x = torch.randn(batch, width, generator=torch.Generator().manual_seed(batch))
+        out = c.call(block, x, desc=desc)
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(x.shape):
+            c.fail("the block's output is not a tensor of the input's shape.", tried=desc,
+                   expected=f"a tensor of shape {tuple(x.shape)}", got=describe(out), hint=BLOCK_HINT)
+        c.ok()
+        err = (out.detach() - x).abs().max().item()
+        if not err < 1e-6:
+            zeros = bool((out.detach() == 0).all())
+            c.fail("at initialisation the block does not return its input.", tried=desc,
+                   expected="block(x) == x (largest difference below 1e-6)",
+                   got=("all zeros: the skip connection `x + ...` is missing" if zeros
+                        else f"largest difference {err:.3g}"),
+                   hint=None if zeros else "the branch's last layer must start at zero (weight and bias), "
+                   "so that the branch adds nothing at first. " + BLOCK_HINT)
+        c.ok()
+        # it can learn: the loss gradient reaches some parameter
+        block.zero_grad(set_to_none=True)
+        target = torch.randn(batch, width, generator=torch.Generator().manual_seed(7))
+        try:
+            with torch.enable_grad():
+                ((block(x) - target) ** 2).mean().backward()
+        except Exception as err:
+            c.fail("computing the gradient through your block raised an error.", tried=desc,
+                   got=f"{type(err).__name__}: {str(err)[:120]}",
+                   hint="avoid in-place operations on x inside forward (x += ..., x.add_(...)): "
+                        "autograd needs the original x; write `return x + branch`.")
+        grad = sum(float(p.grad.abs().sum()) for p in params if p.grad is not None and p.ndim >= 2)
+        c.expect(grad > 0, "no gradient reaches the block's parameters at initialisation.", tried=desc,
+                 expected="a non-zero gradient for the weight matrix of the branch's last layer",
+                 got="every weight matrix's gradient is zero or None",
+                 hint="zero-initialise only the LAST layer of the branch; if the first layer is zero too "
+                      "(or the branch ignores x), nothing can start to learn.")
+        # after training-like perturbation the branch is non-linear and used
+        with torch.no_grad():
+            gen = torch.Generator().manual_seed(11)
+            for p in params:
+                p.add_(0.3 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+            y1 = block(x)
+            y2 = block(-x)
+        c.expect(not torch.allclose(y1, x, atol=1e-4),
+                 "after its weights change, the block still returns its input: the branch is not used.",
+                 tried=desc + " after adding noise to every parameter", hint=BLOCK_HINT)
+        # an affine map f satisfies f(x) + f(-x) = 2 f(0)
+        with torch.no_grad():
+            zero = block(torch.zeros_like(x))
+        c.expect(not torch.allclose(y1 + y2, 2 * zero, atol=1e-4),
+                 "the branch is linear: it has no activation between its two layers.",
+                 tried=desc + " after adding noise to every parameter",
+                 hint="put a ReLU between fc1 and fc2; two linear layers in a row are one linear map.")
+
+
+# --------------------------------------------------------------------------------------------
+# 6.2 Gradient clipping by global norm
+# --------------------------------------------------------------------------------------------
+
+def reference_clip_grad_norm(parameters, max_norm):
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return torch.tensor(0.0)
+    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads]))
+    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    for g in grads:
+        g.detach().mul_(coef.to(g.dtype))
+    return total
+
+
+def _grad_cases():
+    """(description, make_params(), max_norm)."""
+    def params(shapes, scale, dtype=torch.float32, none_at=(), seed=0):
+        def make():
+            gen = torch.Generator().manual_seed(seed)
+            ps = []
+            for i, s in enumerate(shapes):
+                p = nn.Parameter(torch.randn(s, generator=gen, dtype=dtype))
+                if i not in none_at:
+                    p.grad = scale * torch.randn(s, generator=gen, dtype=dtype)
+                ps.append(p)
+            return ps
+        return make
+    return [
+        ("three tensors whose joint gradient norm is about 50, max_norm=1.0",
+         params([(10, 5), (5,), (3, 4)], 6.0), 1.0),
+        ("gradients already small (norm about 0.3), max_norm=5.0: nothing may change",
+         params([(4, 4), (4,)], 0.07, seed=1), 5.0),
+        ("one large tensor and one small one, max_norm=2.0: one common factor for both",
+         params([(50, 50), (2,)], 1.0, seed=2), 2.0),
+        ("a parameter whose .grad is None (frozen) among others, max_norm=0.5",
+         params([(6, 3), (3,), (2, 2)], 3.0, none_at=(1,), seed=3), 0.5),
+        ("float64 parameters, max_norm=0.25", params([(7,), (2, 3)], 2.0, dtype=torch.float64, seed=4), 0.25),
+        ("all gradients exactly zero, max_norm=1.0", params([(3, 3)], 0.0, seed=5), 1.0),
+        ("max_norm=math.inf: nothing may change", params([(5, 5)], 10.0, seed=6), math.inf),
+    ]
+
+
+@exercise("6.2", "Gradient clipping by global norm")
+def check_clip(c: Checker, clip_grad_norm) -> None:
+    c.require_callable(clip_grad_norm, "clip_grad_norm")
+    for story, make, max_norm in _grad_cases() + [("model.parameters() (a generator), max_norm=1.0", None, 1.0)]:
+        if make is None:  # a generator, as model.parameters() gives
+            torch.manual_seed(0)
+            model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+            mine, ref = model, nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+            ref.load_state_dict(model.state_dict())
+            for m in (mine, ref):
+                torch.manual_seed(1)
+                ((m(torch.randn(16, 4)) * 10) ** 2).sum().backward()
+            mine_params, ref_params = list(mine.parameters()), list(ref.parameters())
+            arg = mine.parameters()
+        else:
+            mine_params, ref_params = make(), make()
+            arg = mine_params
+        desc = f"clip_grad_norm(params, {max_norm}) with {story}"
+        before = [None if p.grad is None else p.grad.clone() for p in mine_params]
+        expected_total = torch.nn.utils.clip_grad_norm_(ref_params, max_norm)
+        got = c.call(clip_grad_norm, arg, max_norm, desc=desc)
+        if not _is_number(got):
+            c.fail(f"expected the total norm (a number or 0-d tensor), but your code returned {type_name(got)}.",
+                   tried=desc, expected=f"{float(expected_total):.6g}", got=describe(got),
+                   hint="return the global norm measured BEFORE clipping, as clip_grad_norm_ does.")
+        total = float(got.item() if isinstance(got, torch.Tensor) else got)
+        if not math.isclose(total, float(expected_total), rel_tol=1e-5, abs_tol=1e-8):
+            hint = "the global norm is sqrt(sum over all gradients of the sum of their squares)."
+            after = math.sqrt(sum(float(p.grad.double().pow(2).sum()) for p in mine_params if p.grad is not None))
+            if math.isclose(total, after, rel_tol=1e-5) and not math.isclose(after, float(expected_total), rel_tol=1e-5):
+                hint = "return the norm measured BEFORE clipping (as clip_grad_norm_ does), not after."
+            elif math.isclose(total, float(expected_total) ** 2, rel_tol=1e-4):
+                hint = "take the square root of the sum of squares."
+            c.fail("wrong total norm returned.", tried=desc, expected=f"{float(expected_total):.6g}",
+                   got=f"{total:.6g}", hint=hint)
+        c.ok()
+        for i, (p, r, b) in enumerate(zip(mine_params, ref_params, before)):
+            if r.grad is None:
+                c.expect(p.grad is None, "a gradient that was None is no longer None.", tried=desc,
+                         hint="skip parameters whose .grad is None.")
+                continue
+            if p.grad is None or p.grad.shape != r.grad.shape or p.grad.dtype != r.grad.dtype:
+                c.fail(f"parameter {i}'s gradient changed its shape, dtype or disappeared.", tried=desc,
+                       expected=f"shape {tuple(r.grad.shape)}, dtype {r.grad.dtype}", got=describe(p.grad),
+                       hint="scale each p.grad in place, e.g. p.grad.mul_(factor).")
+            if not torch.allclose(p.grad, r.grad, rtol=1e-5, atol=1e-9):
+                unchanged = torch.equal(p.grad, b)
+                if unchanged:
+                    hint = ("the gradients must be scaled IN PLACE (p.grad.mul_(factor)); computing scaled "
+                            "copies leaves the optimizer's gradients as they were.")
+                elif float(expected_total) <= max_norm:
+                    hint = "when the total norm is at most max_norm, leave the gradients unchanged (factor 1)."
+                else:
+                    hint = ("scale EVERY gradient by the same factor max_norm / total_norm, where total_norm "
+                            "is the norm of all gradients together, not of each tensor on its own.")
+                c.fail(f"parameter {i}'s gradient is wrong after clipping.", tried=desc,
+                       expected=f"norm {float(r.grad.norm()):.6g}", got=f"norm {float(p.grad.norm()):.6g}",
+                       hint=hint)
+            c.ok()
+
+
+# --------------------------------------------------------------------------------------------
+# 6.3 The adding problem and its baseline
+# --------------------------------------------------------------------------------------------
+
+@exercise("6.3", "The adding problem and its baseline MSE", time_limit_s=5.0)
+def check_adding(c: Checker, adding_problem, baseline) -> None:
+    c.require_callable(adding_problem, "adding_problem")
+    for n, T, seed in [(200, 10, 0), (5, 2, 1), (64, 31, 2), (3000, 50, 3)]:
+        desc = f"X, y = adding_problem({n}, {T}, seed={seed})"
+        got = c.call(adding_problem, n, T, seed, desc=desc)
+        if not (isinstance(got, (tuple, list)) and len(got) == 2
+                and all(isinstance(t, torch.Tensor) for t in got)):
+            c.fail("expected a pair of tensors (X, y).", tried=desc, got=describe(got),
+                   hint="return X, y with torch tensors.")
+        X, y = got
+        c.expect(tuple(X.shape) == (n, T, 2) and tuple(y.shape) == (n,), "X or y has the wrong shape.",
+                 tried=desc, expected=f"X {(n, T, 2)}, y {(n,)}", got=f"X {tuple(X.shape)}, y {tuple(y.shape)}",
+                 hint="X[:, :, 0] holds the numbers, X[:, :, 1] the markers; y holds one sum per sequence.")
+        c.expect(X.dtype == torch.float32 and y.dtype == torch.float32, "X and y must be float32.", tried=desc,
+                 got=f"X {X.dtype}, y {y.dtype}", hint="use torch.rand(...) and float markers (0.0 and 1.0).")
+        values, marks = X[:, :, 0], X[:, :, 1]
+        c.expect(bool(((values >= 0) & (values < 1)).all()), "the numbers are not all in [0, 1).", tried=desc,
+                 got=f"min {values.min().item():.3g}, max {values.max().item():.3g}",
+                 hint="draw the numbers with torch.rand (uniform on [0, 1)).")
+        ok_marks = bool(((marks == 0) | (marks == 1)).all()) and bool((marks.sum(1) == 2).all())
+        c.expect(ok_marks, "every sequence needs exactly two markers equal to 1 (and 0 elsewhere).",
+                 tried=desc, got=f"marker sums {describe(marks.sum(1)[:6])}...",
+                 hint="choose two different positions per sequence and set X[i, pos, 1] = 1.")
+        half = T // 2
+        first_half = marks[:, :half].sum(1)
+        c.expect(bool((first_half == 1).all()),
+                 "each sequence needs one marker in the first half and one in the second half.", tried=desc,
+                 expected=f"exactly one marker among the first T // 2 = {half} steps",
+                 got=f"{int((first_half != 1).sum())} sequences without exactly one there",
+                 hint="draw the first position from range(T // 2) and the second from range(T // 2, T).")
+        c.expect(torch.allclose(y, (values * marks).sum(1), atol=1e-6), "y is not the sum of the marked numbers.",
+                 tried=desc, hint="y[i] = sum over t of X[i, t, 0] * X[i, t, 1].")
+        again = c.call(adding_problem, n, T, seed, desc=desc + " a second time")
+        c.expect(torch.equal(again[0], X), "the same seed gave different data.", tried=desc + " twice",
+                 hint="use torch.Generator().manual_seed(seed) for every random draw.")
+        if n >= 64:
+            other = c.call(adding_problem, n, T, seed + 100, desc=f"adding_problem({n}, {T}, seed={seed + 100})")
+            c.expect(not torch.equal(other[0], X), "different seeds gave the same data.", tried=desc,
+                     hint="seed the generator with the `seed` argument.")
+        if n >= 1000:
+            pos = marks[:, :half].argmax(1).float()
+            pos2 = marks[:, half:].argmax(1).float()
+            mean1, mean2 = pos.mean().item(), pos2.mean().item()
+            c.expect(abs(mean1 - (half - 1) / 2) < 1.0 and abs(mean2 - (T - half - 1) / 2) < 1.0,
+                     "the marker positions are not spread uniformly over each half.", tried=desc,
+                     expected=f"mean positions near {(half - 1) / 2:.1f} and {half + (T - half - 1) / 2:.1f}",
+                     got=f"{mean1:.1f} and {half + mean2:.1f}",
+                     hint="draw each position uniformly: torch.randint(0, T // 2, ...) and "
+                          "torch.randint(T // 2, T, ...).")
+    desc = "baseline (your prediction of the MSE of always predicting the mean)"
+    if callable(baseline):
+        desc = "predicted_baseline()"
+        baseline = c.call(baseline, desc=desc)
+    if not _is_number(baseline):
+        c.fail(f"expected a number for `baseline`, got {type_name(baseline)}.", tried=desc, got=describe(baseline),
+               hint="the baseline is the variance of U1 + U2 for two independent U(0, 1) numbers.")
+    value = float(baseline.item() if isinstance(baseline, torch.Tensor) else baseline)
+    hint = "Var(U1 + U2) = Var(U1) + Var(U2) for independent U1, U2, and Var(U(0, 1)) = 1/12."
+    if math.isclose(value, 1 / 12, rel_tol=0.02):
+        hint = "1/12 is the variance of ONE uniform number; the target is the sum of two."
+    elif math.isclose(value, 1 / 3, rel_tol=0.02):
+        hint = "variances add for independent numbers: 1/12 + 1/12."
+    c.expect(math.isclose(value, BASELINE_MSE, rel_tol=0.01), "wrong baseline MSE.", tried=desc,
+             expected=f"{BASELINE_MSE:.4f} (within 1 %)", got=f"{value:.4g}", hint=hint)
+
+
+# --------------------------------------------------------------------------------------------
+# 6.4 An autoencoder's output layer for a given data range
+# --------------------------------------------------------------------------------------------
+
+def _digit_versions():
+    from sklearn.datasets import load_digits
+    raw = torch.tensor(load_digits().data[:400], dtype=torch.float32)
+    std = (raw - raw.mean(0)) / (raw.std(0) + 1e-6)
+    return [("pixels scaled to [0, 1]", raw / 16, 0.0, 1.0),
+            ("standardised pixels (mean 0, std 1: unbounded, negative values)", std, -math.inf, math.inf),
+            ("raw pixels in [0, 16]", raw, 0.0, 16.0)]
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_mse(story: str) -> float:
+    """The reconstruction MSE of the same autoencoder with a linear output layer."""
+    X = {s: X for s, X, _, _ in _digit_versions()}[story]
+    torch.manual_seed(0)
+    return train_autoencoder(nn.Linear(32, 64), X)[0]
+
+
+@exercise("6.4", "An autoencoder output layer for the data's range", time_limit_s=5.0)
+def check_output_layer(c: Checker, output_layer) -> None:
+    with _one_thread():
+        _check_output_layer(c, output_layer)
+
+
+def _check_output_layer(c: Checker, output_layer) -> None:
+    if isinstance(output_layer, type) and issubclass(output_layer, nn.Module):
+        c.ok()   # an nn.Module class works too
+    else:
+        c.require_callable(output_layer, "output_layer")
+    for story, X, low, high in _digit_versions():
+        scale = float(X.var())
+        desc = f"output_layer(32, 64, low={low}, high={high}) for {story}"
+        torch.manual_seed(0)
+        layer = _module(c, c.call(output_layer, 32, 64, low, high, desc=desc), desc, "the output layer")
+        c.expect(any(p.requires_grad for p in layer.parameters()), "the output layer has no trainable parameters.",
+                 tried=desc, hint="it must contain an nn.Linear(32, 64) (and perhaps a function after it).")
+        probe = torch.randn(5, 32).abs()
+        out = c.call(layer, probe, desc=f"layer(h) for h of shape (5, 32), with {desc}")
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (5, 64):
+            c.fail("the output layer must map (batch, 32) to (batch, 64).", tried=desc, got=describe(out),
+                   hint="start with nn.Linear(hidden, n_out).")
+        c.ok()
+        reference = _reference_mse(story)
+        try:
+            mse = train_autoencoder(layer, X)[0]
+        except Exception as err:
+            c.fail("training the autoencoder with your output layer raised an error.", tried=desc,
+                   got=f"{type(err).__name__}: {err}")
+        limit = 1.25 * reference + 0.01 * scale
+        hint = ("the output layer must be able to produce every value the data takes: a ReLU cannot "
+                "output negatives, a plain sigmoid stays in (0, 1). A linear output always covers the range; "
+                "a squashing function must be rescaled to [low, high].")
+        c.expect(math.isfinite(mse) and mse <= limit, "the reconstruction error is too large.", tried=desc,
+                 expected=f"MSE at most {limit:.4g} (a linear output reaches {reference:.4g})",
+                 got=f"MSE {mse:.4g}", hint=hint)
+
+
+# --------------------------------------------------------------------------------------------
+# 6.5 The gain per layer, fitted
+# --------------------------------------------------------------------------------------------
+
+@exercise("6.5", "The backward signal's gain per layer")
+def check_fitted_gain(c: Checker, gain_fn) -> None:
+    c.require_callable(gain_fn, "fitted_gain")
+    rng = np.random.default_rng(5)
+    noisy = list(0.01 * 1.3 ** np.arange(12) * np.exp(rng.normal(0, 0.3, 12)))
+    cases = [
+        ([8.0, 4.0, 2.0, 1.0], "norms that halve at every layer towards the output: gain 2 per layer towards the input"),
+        ([1.0, 1.0, 1.0, 1.0, 1.0], "a flat profile"),
+        (list(1e-6 * 10.0 ** np.arange(7)), "norms that grow by 10 per layer towards the output"),
+        (noisy, "12 noisy norms"),
+        ([0.3, 0.6], "two layers"),
+        (np.array([2.0, 1.5, 1.2, 1.0, 0.5]), "a NumPy array"),
+        (torch.tensor([1e-3, 1e-2, 5e-2, 1e-1]), "a torch tensor"),
+        ([1.0, 0.0, 0.5], "a zero norm (the signal died): the answer is nan"),
+    ]
+    for norms, story in cases:
+        desc = f"fitted_gain({describe(norms) if not isinstance(norms, list) else describe([round(float(v), 6) for v in norms])})  # {story}"
+        expected = fitted_gain(norms)
+        got = c.call(gain_fn, norms, desc=desc, allow_warnings=True)
+        if not _is_number(got):
+            c.fail(f"expected a number, but your code returned {type_name(got)}.", tried=desc,
+                   expected=repr(expected), got=describe(got), hint="return a float.")
+        value = float(got.item() if isinstance(got, torch.Tensor) else got)
+        if math.isnan(expected):
+            c.expect(math.isnan(value), "a zero or non-finite norm has no logarithm: return math.nan.", tried=desc,
+                     expected="nan", got=repr(value), hint="return math.nan when any norm is <= 0 or not finite.")
+            continue
+        hint = "fit a line to log(norm) against the layer index (np.polyfit(..., 1)) and return exp(-slope)."
+        vals = np.asarray([float(v) for v in norms])
+        slope = np.polyfit(np.arange(len(vals)), np.log(vals), 1)[0]
+        if math.isclose(value, math.exp(slope), rel_tol=1e-6) and abs(slope) > 1e-9:
+            hint = ("the gain is measured towards the INPUT (layer 1 is the input side): exp(-slope), "
+                    "not exp(slope).")
+        elif math.isclose(value, -slope, rel_tol=1e-6) or math.isclose(value, slope, rel_tol=1e-6):
+            hint = "that is the slope of log(norm); the gain is exp(-slope)."
+        elif math.isclose(value, (vals[0] / vals[-1]) ** (1 / (len(vals) - 1)), rel_tol=1e-6):
+            hint = "that uses only the first and last norm; fit a line through ALL of them (least squares)."
+        elif math.isclose(value, 10 ** (-np.polyfit(np.arange(len(vals)), np.log10(vals), 1)[0] / math.e), rel_tol=1e-6) \
+                or math.isclose(value, math.exp(-np.polyfit(np.arange(len(vals)), np.log10(vals), 1)[0]), rel_tol=1e-6):
+            hint = "mixing log10 and exp: use the natural log with exp (or log10 with 10 ** ...)."
+        c.expect(math.isclose(value, expected, rel_tol=1e-6), "wrong gain.", tried=desc,
+                 expected=f"{expected:.6g}", got=f"{value:.6g}", hint=hint)
+
+
+# --------------------------------------------------------------------------------------------
+# 6.6 Design: an activation that keeps the signal alive under PyTorch's default init
+# --------------------------------------------------------------------------------------------
+
+GAIN_RANGE = (0.85, 1.2)
+
+
+@exercise("6.6", "Design an activation for PyTorch's default initialisation", time_limit_s=5.0)
+def check_design(c: Checker, activation) -> None:
+    with _one_thread():
+        _check_design(c, activation)
+
+
+def _check_design(c: Checker, activation) -> None:
+    c.require_callable(activation, "my_activation")
+    x = torch.linspace(-3, 3, 61)
+    desc = "my_activation(torch.linspace(-3, 3, 61))"
+    y = c.call(activation, x, desc=desc)
+    if not isinstance(y, torch.Tensor) or y.shape != x.shape or not y.dtype.is_floating_point:
+        c.fail("the activation must return a float tensor of its input's shape.", tried=desc, got=describe(y),
+               hint="use elementwise torch operations, e.g. 2.0 * torch.relu(x).")
+    c.ok()
+    c.expect(bool(torch.isfinite(y).all()), "the activation returned NaN or infinite values.", tried=desc,
+             got=describe(y[~torch.isfinite(y)][:4]))
+    single = torch.stack([activation(x[i:i + 1])[0] for i in range(0, 61, 10)])
+    c.expect(torch.allclose(single, y[::10], atol=1e-6), "the activation is not elementwise.", tried=desc,
+             hint="each output may depend only on the input at the same position (no sums, means or norms).")
+    A = torch.stack([torch.ones_like(x), x], 1)
+    fit = torch.linalg.lstsq(A.double(), y.double().unsqueeze(1)).solution
+    residual = (A.double() @ fit - y.double().unsqueeze(1)).abs().max().item()
+    c.expect(residual > 1e-3 * (1 + y.abs().max().item()), "the activation is linear (affine).", tried=desc,
+             hint="a network of linear layers with a linear activation is one linear map; keep a kink or a curve.")
+    from relucourse.data import digits
+    X, labels, _, _ = digits()
+    factory, _ = as_module_factory(activation)
+    gain_desc = ("gradient_gain(my_activation): 20 hidden layers of width 64, PyTorch's default init, "
+                 "one backward pass on 256 digits, seeds 0, 1, 2")
+    gain, _ = c.call(gradient_gain, factory, X[:256], labels[:256], desc=gain_desc, init="default",
+                     allow_warnings=True)
+    lo, hi = GAIN_RANGE
+    hint = ("under the default init each layer multiplies the backward signal by about "
+            "sqrt(fan_in * Var(w) * E[f'(z)^2]) with fan_in * Var(w) = 1/3; scale your function so that "
+            "this is about 1 (ReLU reaches 0.40).")
+    c.expect(math.isfinite(gain) and lo <= gain <= hi, "the backward signal does not survive the depth.",
+             tried=gain_desc, expected=f"a gain per layer between {lo} and {hi} (ReLU: 0.40, GELU: 0.29)",
+             got=f"{gain:.3f}", hint=hint)

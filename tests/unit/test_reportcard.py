@@ -1,0 +1,96 @@
+"""The report card: each measurement on cases whose answer is known, and one full card."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from relucourse import deadunits
+from relucourse.reportcard import (Elementwise, as_module_factory, backward_signal, dead_fraction,
+                                   fitted_gain, format_cards, gradient_gain, make_mlp, report_card,
+                                   speed_vs_copy)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_fitted_gain_recovers_a_geometric_profile():
+    assert fitted_gain([8.0, 4.0, 2.0, 1.0]) == pytest.approx(2.0)
+    assert fitted_gain([1.0] * 5) == pytest.approx(1.0)
+    assert fitted_gain(0.5 ** -np.arange(6)) == pytest.approx(0.5)
+    assert math.isnan(fitted_gain([1.0, 0.0, 2.0]))
+    assert math.isnan(fitted_gain([1.0]))
+
+
+def test_as_module_factory_accepts_names_classes_modules_and_functions():
+    x = torch.linspace(-2, 2, 9)
+    for act in ["relu", nn.ReLU, nn.ReLU(), torch.relu, lambda t: t.clamp(min=0)]:
+        factory, name = as_module_factory(act)
+        assert torch.equal(factory()(x), torch.relu(x)), name
+    assert as_module_factory(torch.relu)[1] == "relu"
+    with pytest.raises(ValueError):
+        as_module_factory("no-such-activation")
+    with pytest.raises(TypeError):
+        as_module_factory(3)
+
+
+def test_backward_signal_is_one_norm_per_linear_layer_and_removes_its_hooks():
+    torch.manual_seed(0)
+    model = make_mlp([5, 7, 7, 3], as_module_factory("tanh")[0], "xavier")
+    X, y = torch.randn(20, 5), torch.randint(0, 3, (20,))
+    norms = backward_signal(model, X, y)
+    assert len(norms) == 3 and all(n > 0 for n in norms)
+    assert all(not m._forward_hooks for m in model.modules())
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_gain_matches_the_theory_for_relu():
+    """He init keeps ReLU's backward signal (gain ~1); the default init shrinks it by ~sqrt(1/6)."""
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(256, 64, generator=g), torch.randint(0, 10, (256,), generator=g)
+    he, _ = gradient_gain(as_module_factory("relu")[0], X, y, init="he")
+    default, _ = gradient_gain(as_module_factory("relu")[0], X, y, init="default")
+    assert 0.9 < he < 1.1
+    assert 0.3 < default < 0.5
+
+
+def test_dead_fraction_agrees_with_the_dead_unit_monitor_for_relu():
+    torch.manual_seed(1)
+    model = make_mlp([4, 16, 16, 2], as_module_factory("relu")[0], "he")
+    with torch.no_grad():
+        model[0].bias[:5] = -100.0   # five dead units in the first layer
+    X = torch.randn(300, 4)
+    monitor = deadunits.dead_fractions(model, X)
+    expected = sum(frac * 16 for frac in monitor.values()) / 32
+    assert dead_fraction(model, X) == pytest.approx(expected)
+    assert dead_fraction(model, X) >= 5 / 32
+
+
+def test_dead_fraction_counts_zero_slope_for_any_activation():
+    model = nn.Sequential(nn.Linear(3, 4), Elementwise(lambda t: torch.clamp(t, -1, 1)), nn.Linear(4, 1))
+    with torch.no_grad():
+        model[0].weight.zero_()
+        model[0].bias.copy_(torch.tensor([5.0, -5.0, 0.5, 0.0]))
+    assert dead_fraction(model, torch.randn(50, 3)) == pytest.approx(0.5)
+
+
+def test_speed_vs_copy_is_a_positive_percentage():
+    assert speed_vs_copy(torch.relu, size=2**14, rounds=3) > 0
+
+
+def test_report_card_runs_and_formats_within_68_columns():
+    card = report_card("relu", seeds=(0,), depth=6, epochs=3, cost=False)
+    assert card.name == "relu" and card.speed_pct is None
+    assert 0.8 < card.gain < 1.25 and 0 <= card.dead <= 1 and card.test_acc > 0.5
+    assert len(card.x) == len(card.f) == len(card.df) == 161
+    assert card.df[0] == 0.0 and card.df[-1] == 1.0
+    text = format_cards([card, card, card], cost=False)
+    assert all(len(line) <= 68 for line in text.splitlines())
+    assert "dead units" in text
