@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .sidebyside import SideBySide
 from .variants import FFN, GATES, PLAIN, matched_hidden
 
 
@@ -51,32 +52,23 @@ class NgramLM(nn.Module):
         return self.out(h)
 
 
-def stacked_forward(members: list[NgramLM], idx: torch.Tensor) -> torch.Tensor:
-    """Several NgramLMs of the same shape side by side; idx has shape (members, batch, context).
-
-    The same computation as each member's forward, with weights stacked for batched matrix
-    products; gradients reach every member's own parameters.
-    """
-    S = len(members)
-
-    def stack(get):
-        return torch.stack([get(m) for m in members])
-
-    emb = stack(lambda m: m.embed.weight)                                  # (S, V, E)
-    h = emb[torch.arange(S)[:, None, None], idx].flatten(2)                # (S, B, C*E)
-    h = torch.baddbmm(stack(lambda m: m.proj.bias)[:, None], h,
-                      stack(lambda m: m.proj.weight).transpose(1, 2))
-    n = F.layer_norm(h, h.shape[-1:], eps=members[0].norm.eps)
-    n = n * stack(lambda m: m.norm.weight)[:, None] + stack(lambda m: m.norm.bias)[:, None]
-    ffn = members[0].ffn
-    a = torch.bmm(n, stack(lambda m: m.ffn.w1.weight).transpose(1, 2))
-    if ffn.w3 is None:
-        a = PLAIN[ffn.kind](a)
+def stacked_forward(sbs: SideBySide, idx: torch.Tensor) -> torch.Tensor:
+    """The members of ``sbs`` (NgramLMs of one shape) on idx of shape (members, batch, context):
+    each member's forward, with stacked weights and batched matrix products."""
+    S = idx.shape[0]
+    h = sbs["embed.weight"][torch.arange(S)[:, None, None], idx].flatten(2)   # (S, B, C*E)
+    h = torch.baddbmm(sbs["proj.bias"][:, None], h, sbs["proj.weight"].transpose(1, 2))
+    template = sbs.members[0]
+    n = F.layer_norm(h, h.shape[-1:], eps=template.norm.eps)
+    n = n * sbs["norm.weight"][:, None] + sbs["norm.bias"][:, None]
+    a = torch.bmm(n, sbs["ffn.w1.weight"].transpose(1, 2))
+    kind = template.ffn.kind
+    if template.ffn.w3 is None:
+        a = PLAIN[kind](a)
     else:
-        a = GATES[ffn.kind](a) * torch.bmm(n, stack(lambda m: m.ffn.w3.weight).transpose(1, 2))
-    h = h + torch.bmm(a, stack(lambda m: m.ffn.w2.weight).transpose(1, 2))
-    return torch.baddbmm(stack(lambda m: m.out.bias)[:, None], h,
-                         stack(lambda m: m.out.weight).transpose(1, 2))
+        a = GATES[kind](a) * torch.bmm(n, sbs["ffn.w3.weight"].transpose(1, 2))
+    h = h + torch.bmm(a, sbs["ffn.w2.weight"].transpose(1, 2))
+    return torch.baddbmm(sbs["out.bias"][:, None], h, sbs["out.weight"].transpose(1, 2))
 
 
 @torch.no_grad()
@@ -100,7 +92,8 @@ def train_lms(data: torch.Tensor, vocab: int, kind: str, runs: list[tuple[float,
               steps: int = 300, batch: int = 64, context: int = 8, d_model: int = 64,
               d_ff: int = 256, val_fraction: float = 0.1, val_windows: int = 4096
               ) -> tuple[list[float], list[NgramLM]]:
-    """Train one model per (learning rate, seed) in ``runs`` with Adam, side by side.
+    """Train one model per (learning rate, seed) in ``runs`` with Adam, side by side
+    (:mod:`relucourse.sidebyside`: the same result as one after the other, faster).
 
     Each run has its own initialisation and batches (its seed) and its own learning rate. The
     last ``val_fraction`` of the text is held out. Returns the validation loss of each run in
@@ -112,17 +105,16 @@ def train_lms(data: torch.Tensor, vocab: int, kind: str, runs: list[tuple[float,
     for _, seed in runs:
         torch.manual_seed(seed)
         members.append(NgramLM(vocab, context, d_model=d_model, d_ff=d_ff, kind=kind))
-    opt = torch.optim.Adam([{"params": m.parameters(), "lr": lr} for m, (lr, _) in zip(members, runs)])
+    sbs = SideBySide(members, [lr for lr, _ in runs])
     gens = [torch.Generator().manual_seed(seed) for _, seed in runs]
     for _ in range(steps):
         starts = torch.stack([torch.randint(0, len(train_data) - context, (batch,), generator=g)
                               for g in gens])
         xb, yb = windows(train_data, starts, context)
-        logits = stacked_forward(members, xb)
+        logits = stacked_forward(sbs, xb)
         loss = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none")
-        opt.zero_grad(set_to_none=True)
-        loss.view(len(runs), -1).mean(1).sum().backward()
-        opt.step()
+        sbs.step(loss.view(len(runs), -1).mean(1))
+    members = sbs.write_back()
     val_starts = torch.linspace(0, len(val_data) - context - 1, val_windows).long()
     xv, yv = windows(val_data, val_starts, context)
     with torch.no_grad():

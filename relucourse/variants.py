@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import bench
+from .sidebyside import SideBySide
 
 aten = torch.ops.aten
 
@@ -408,12 +409,48 @@ class DigitsCNN(nn.Module):
         return self.head(self.body(x.reshape(-1, 1, 8, 8)))
 
 
-def train_prelu_cnn(X: torch.Tensor, y: torch.Tensor, seed: int, epochs: int = 8,
-                    lr: float = 3e-3, channel_wise: bool = True, weight_decay: float = 0.0,
-                    decay_slopes: bool = False, batch: int = 128) -> nn.Module:
-    """Train a DigitsCNN with PReLU (slopes start at 0.25) with Adam(W); return the model."""
+def _cnn_stacked_forward(sbs: SideBySide, x: torch.Tensor) -> torch.Tensor:
+    """DigitsCNN members with channel-wise PReLU on x of shape (members, batch, 64), as grouped
+    convolutions: member s owns channel group s."""
+    S, B = x.shape[:2]
+    h = x.permute(1, 0, 2).reshape(B, S, 8, 8)
+    for conv, act in [("body.0", "body.1"), ("body.2", "body.3"), ("body.5", "body.6")]:
+        w = sbs[f"{conv}.weight"]                                      # (S, out, in, 3, 3)
+        h = F.conv2d(h, w.flatten(0, 1), sbs[f"{conv}.bias"].flatten(), padding=1, groups=S)
+        h = F.prelu(h, sbs[f"{act}.weight"].flatten())
+        if conv == "body.2":
+            h = F.max_pool2d(h, 2)
+    h = h.mean((2, 3)).view(B, S, -1).transpose(0, 1)                 # (S, B, c3)
+    return torch.baddbmm(sbs["head.bias"][:, None], h, sbs["head.weight"].transpose(1, 2))
+
+
+def train_prelu_cnns(X: torch.Tensor, y: torch.Tensor, seeds: list[int], epochs: int = 10,
+                     lr: float = 1e-2, batch: int = 128) -> list[nn.Module]:
+    """Train one DigitsCNN with channel-wise PReLU (slopes start at 0.25) per seed, with Adam and
+    no weight decay, side by side (:mod:`relucourse.sidebyside`); return the trained models."""
+    members = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        members.append(DigitsCNN(lambda c: nn.PReLU(c, init=PRELU_INIT)))
+    sbs = SideBySide(members, [lr] * len(seeds))
+    gens = [torch.Generator().manual_seed(seed) for seed in seeds]
+    for _ in range(epochs):
+        orders = torch.stack([torch.randperm(len(X), generator=g) for g in gens])
+        for start in range(0, len(X), batch):
+            idx = orders[:, start:start + batch]
+            logits = _cnn_stacked_forward(sbs, X[idx])
+            loss = F.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), reduction="none")
+            sbs.step(loss.view(len(seeds), -1).mean(1))
+    return [m.eval() for m in sbs.write_back()]
+
+
+def train_prelu_cnn(X: torch.Tensor, y: torch.Tensor, seed: int, epochs: int = 10,
+                    lr: float = 1e-2, batch: int = 128, weight_decay: float = 0.0,
+                    decay_slopes: bool = False) -> nn.Module:
+    """Train one DigitsCNN with channel-wise PReLU with AdamW (weight decay on the slopes only if
+    ``decay_slopes``); the plain version of :func:`train_prelu_cnns`."""
     torch.manual_seed(seed)
-    model = DigitsCNN(lambda c: nn.PReLU(c if channel_wise else 1, init=PRELU_INIT))
+    model = DigitsCNN(lambda c: nn.PReLU(c, init=PRELU_INIT))
     if decay_slopes:
         groups = [{"params": list(model.parameters()), "weight_decay": weight_decay}]
     else:
@@ -461,46 +498,38 @@ def bakeoff_mlp(act: str, n_in: int = 64, depth: int = 4, width: int = 64, seed:
     return init_linear(model, "lecun" if act == "selu" else "he")
 
 
-def stacked_forward(members: list[nn.Sequential], x: torch.Tensor) -> torch.Tensor:
-    """Run several MLPs of the same shape side by side: x has shape (members, batch, features).
-
-    Each member's weights are stacked for one batched matrix product per layer; gradients flow
-    back to every member's own parameters, so the members train exactly as they would one by
-    one, only faster (one call instead of one per member).
-    """
-    for i, layer in enumerate(members[0]):
+def stacked_forward(sbs: SideBySide, x: torch.Tensor) -> torch.Tensor:
+    """Run the members of ``sbs`` (MLPs of the same shape) on x of shape (members, batch, in)."""
+    for i, layer in enumerate(sbs.members[0]):
         if isinstance(layer, nn.Linear):
-            w = torch.stack([m[i].weight for m in members])          # (S, out, in)
-            b = torch.stack([m[i].bias for m in members])[:, None]   # (S, 1, out)
-            x = torch.baddbmm(b, x, w.transpose(1, 2))
+            x = torch.baddbmm(sbs[f"{i}.bias"][:, None], x, sbs[f"{i}.weight"].transpose(1, 2))
         else:
             x = layer(x)      # a parameter-free activation, the same for every member
     return x
 
 
 def train_side_by_side(act: str, runs: list[tuple[float, int]], X: torch.Tensor, y: torch.Tensor,
-                       X_val: torch.Tensor, y_val: torch.Tensor, epochs: int = 5, batch: int = 128,
+                       X_val: torch.Tensor, y_val: torch.Tensor, epochs: int = 4, batch: int = 128,
                        **shape) -> list[tuple[float, float]]:
-    """Train one bake-off MLP per (learning rate, seed) in ``runs`` with Adam, side by side.
+    """Train one bake-off MLP per (learning rate, seed) in ``runs`` with Adam, side by side
+    (:mod:`relucourse.sidebyside`: the same result as one after the other, faster).
 
     Each run has its own initialisation (its seed), its own data order (its seed) and its own
     learning rate. Returns (validation cross-entropy, validation accuracy) per run.
     """
     members = [bakeoff_mlp(act, X.shape[1], seed=seed, **shape) for _, seed in runs]
-    opt = torch.optim.Adam([{"params": m.parameters(), "lr": lr} for m, (lr, _) in zip(members, runs)])
+    sbs = SideBySide(members, [lr for lr, _ in runs])
     gens = [torch.Generator().manual_seed(seed) for _, seed in runs]
     for _ in range(epochs):
         orders = torch.stack([torch.randperm(len(X), generator=g) for g in gens])
         for start in range(0, len(X), batch):
             idx = orders[:, start:start + batch]                       # (S, B)
-            logits = stacked_forward(members, X[idx])
+            logits = stacked_forward(sbs, X[idx])
             loss = F.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), reduction="none")
-            opt.zero_grad(set_to_none=True)
-            loss.view(len(runs), -1).mean(1).sum().backward()         # each member: its own mean
-            opt.step()
+            sbs.step(loss.view(len(runs), -1).mean(1))                 # each member: its own mean
     out = []
     with torch.no_grad():
-        for m in members:
+        for m in sbs.write_back():
             logits = m.eval()(X_val)
             out.append((F.cross_entropy(logits, y_val).item(),
                         (logits.argmax(1) == y_val).float().mean().item()))
