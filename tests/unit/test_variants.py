@@ -7,9 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from relucourse import tinylm, variants
+from relucourse import variants
 from relucourse.data import digits
-from relucourse.sidebyside import SideBySide
 
 
 def test_gallery_has_fourteen_activations_with_working_kernels():
@@ -99,39 +98,6 @@ def test_prelu_slopes_and_no_decay_groups():
     assert len(groups[0]["params"]) + len(groups[1]["params"]) == len(list(model.parameters()))
 
 
-def _adam_reference(model, X, y, lr, steps):
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(steps):
-        loss = F.cross_entropy(model(X), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return model
-
-
-def test_side_by_side_equals_one_at_a_time():
-    torch.manual_seed(0)
-    X, y = torch.randn(32, 6), torch.randint(0, 3, (32,))
-    members = []
-    for seed in (1, 2):
-        torch.manual_seed(seed)
-        members.append(nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3)))
-    copies = [nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3)) for _ in members]
-    for c, m in zip(copies, members):
-        c.load_state_dict(m.state_dict())
-    sbs = SideBySide(members, [1e-2, 3e-2])
-    for _ in range(5):
-        h = torch.tanh(torch.baddbmm(sbs["0.bias"][:, None], X.expand(2, -1, -1), sbs["0.weight"].transpose(1, 2)))
-        out = torch.baddbmm(sbs["2.bias"][:, None], h, sbs["2.weight"].transpose(1, 2))
-        losses = torch.stack([F.cross_entropy(out[s], y) for s in range(2)])
-        sbs.step(losses)
-    sbs.write_back()
-    for c, m, lr in zip(copies, members, [1e-2, 3e-2]):
-        _adam_reference(c, X, y, lr, 5)
-        for p, q in zip(c.parameters(), m.parameters()):
-            torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
-
-
 def test_bakeoff_side_by_side_matches_the_single_run():
     X, y, Xv, yv = digits()
     both = variants.train_side_by_side("elu", [(3e-3, 0), (1e-2, 1)], X, y, Xv, yv, epochs=1)
@@ -152,21 +118,3 @@ def test_bakeoff_tunes_on_other_seeds():
     X, y, Xv, yv = digits()
     r = variants.bakeoff("relu", X[:300], y[:300], Xv, yv, lrs=(1e-3, 1e-2), seeds=(0, 1), epochs=1)
     assert r["lr"] in (1e-3, 1e-2) and len(r["loss"]) == 2 and set(r["tuning"]) == {1e-3, 1e-2}
-
-
-def test_tinylm_text_and_training():
-    text = tinylm.load_text(20_000)
-    assert len(text) == 20_000 and text == tinylm.load_text(20_000)
-    data, vocab = tinylm.encode(text)
-    assert data.max() < len(vocab) and vocab[-1] == "<rare>"
-    losses, models = tinylm.train_lms(data, len(vocab), "swiglu", [(3e-3, 0), (3e-3, 1)], steps=5,
-                                      d_model=16, d_ff=48, val_windows=128)
-    alone, _ = tinylm.train_lms(data, len(vocab), "swiglu", [(3e-3, 1)], steps=5, d_model=16, d_ff=48,
-                                val_windows=128)
-    assert math.isclose(losses[1], alone[0], rel_tol=1e-5)
-    assert all(math.log(len(vocab)) * 0.5 < v < math.log(len(vocab)) * 1.5 for v in losses)
-    xv, _ = tinylm.windows(data, torch.arange(0, 1000, 10), 8)
-    h = tinylm.ffn_hidden(models[0], xv)
-    assert h.shape == (100, variants.matched_hidden(48))
-    relu_model = tinylm.NgramLM(len(vocab), d_model=16, d_ff=48, kind="relu")
-    assert (tinylm.ffn_hidden(relu_model, xv) == 0).any()
