@@ -537,7 +537,7 @@ def train_side_by_side(act: str, runs: list[tuple[float, int]], X: torch.Tensor,
 
 
 def bakeoff(act: str, X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.Tensor,
-            lrs=(1e-3, 3e-3, 1e-2), tune_seeds=(100, 101), seeds=(0, 1, 2, 3, 4), **kw) -> dict:
+            lrs=(1e-3, 3e-3, 1e-2, 3e-2), tune_seeds=(100, 101), seeds=(0, 1, 2, 3, 4), **kw) -> dict:
     """Tune the learning rate on ``tune_seeds`` (mean validation loss), then report ``seeds``.
 
     The tuning runs use the validation split too, but seeds disjoint from the reported ones, so
