@@ -122,7 +122,7 @@ def train_lms(data: torch.Tensor, vocab: int, kind: str, runs: list[tuple[float,
     return losses, members
 
 
-def compare(data: torch.Tensor, vocab: int, kinds=("relu", "swiglu"), lrs=(1e-3, 3e-3, 1e-2, 3e-2),
+def compare(data: torch.Tensor, vocab: int, kinds=("relu", "swiglu"), lrs=(3e-3, 1e-2, 3e-2),
             tune_seeds=(100,), seeds=(0, 1, 2, 3, 4), **kw) -> dict[str, dict]:
     """Per kind: tune the learning rate on ``tune_seeds``, then train ``seeds`` at the best one."""
     out = {}

@@ -200,7 +200,8 @@ def properties_table(names: list[str] | None = None, cost: dict[str, float] | No
 def format_properties(rows: list[Properties], with_cost: bool = True) -> str:
     """The table as text, at most 68 characters wide."""
     yes = {True: "yes", False: "no"}
-    head = f"{'activation':<12} {'bnd':>3} {'mono':>4} {'C1':>3} {'f(0)':>5} {'f`(0)':>6} {'E[f(z)]':>8}"
+    slope = "f'(0)"
+    head = f"{'activation':<12} {'bnd':>3} {'mono':>4} {'C1':>3} {'f(0)':>5} {slope:>6} {'E[f(z)]':>8}"
     if with_cost:
         head += f" {'cost':>6}"
     lines = [head]
@@ -509,7 +510,7 @@ def stacked_forward(sbs: SideBySide, x: torch.Tensor) -> torch.Tensor:
 
 
 def train_side_by_side(act: str, runs: list[tuple[float, int]], X: torch.Tensor, y: torch.Tensor,
-                       X_val: torch.Tensor, y_val: torch.Tensor, epochs: int = 4, batch: int = 128,
+                       X_val: torch.Tensor, y_val: torch.Tensor, epochs: int = 5, batch: int = 256,
                        **shape) -> list[tuple[float, float]]:
     """Train one bake-off MLP per (learning rate, seed) in ``runs`` with Adam, side by side
     (:mod:`relucourse.sidebyside`: the same result as one after the other, faster).
@@ -537,7 +538,7 @@ def train_side_by_side(act: str, runs: list[tuple[float, int]], X: torch.Tensor,
 
 
 def bakeoff(act: str, X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.Tensor,
-            lrs=(1e-3, 3e-3, 1e-2, 3e-2), tune_seeds=(100, 101), seeds=(0, 1, 2, 3, 4), **kw) -> dict:
+            lrs=(3e-3, 1e-2, 3e-2), tune_seeds=(100, 101), seeds=(0, 1, 2, 3, 4), **kw) -> dict:
     """Tune the learning rate on ``tune_seeds`` (mean validation loss), then report ``seeds``.
 
     The tuning runs use the validation split too, but seeds disjoint from the reported ones, so
