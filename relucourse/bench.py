@@ -24,9 +24,15 @@ activations take turns, round after round, so that background load hits all of t
 
 From a shell::
 
-    python -m relucourse.bench                         # CPU, 2**23 float32 values
+    python -m relucourse.bench                     # CPU, 2**23 float32 values
     python -m relucourse.bench --device cuda --size 2**28 --repeats 20
     python -m relucourse.bench --dtype bfloat16 --figure bench.png --mlp
+
+Every option is checked before anything is measured: a device that is not available, a figure
+path that cannot be written, or a size whose tensors do not fit in the free memory ends the
+command at once with one line on stderr and exit status 2. Without ``--figure`` the bar chart
+goes to the system's temporary folder (the command prints the path), never into the folder you
+ran it from.
 
 From Python: :func:`run_benchmark`, :func:`format_table`, :func:`plot_results`, :func:`mlp_step_ms`,
 :func:`compare_mlp_steps`.
@@ -58,16 +64,32 @@ FORWARD_TENSORS = 2
 BACKWARD_TENSORS = 3
 
 #: The course authors' reference measurement (forward pass, reads + writes counted), from the
-#: course's fact-check notes: one NVIDIA H200, PyTorch 2.11, 2**28 float32 values. Bandwidths in
-#: GB/s as (low, high) over the activations listed; selu was not part of that run.
+#: course's fact-check notes: one NVIDIA H200, PyTorch 2.11.0+cu130 (CUDA 13.0), 2**28 values.
+#: float32: bandwidths in GB/s as (low, high) over the activations listed (selu not measured).
+#: bfloat16: one value per activation; "gelu_tanh" is gelu(approximate="tanh").
 H200_REFERENCE = {
-    "hardware": "NVIDIA H200 (one GPU)", "software": "PyTorch 2.11", "size": "2**28 float32 values",
+    "hardware": "NVIDIA H200 (one GPU)", "software": "PyTorch 2.11.0+cu130 (CUDA 13.0)",
+    "size": "2**28 values",
     "forward_gbs": {"copy": (4150, 4150), "relu": (3940, 3990), "leaky_relu": (3940, 3990),
                     "elu": (3940, 3990), "gelu": (3940, 3990), "silu": (3940, 3990),
                     "sigmoid": (3940, 3990), "tanh": (3940, 3990), "softplus": (3850, 3850)},
+    "forward_gbs_bfloat16": {"copy": 3779, "relu": 3855, "silu": 3782, "sigmoid": 3760,
+                             "tanh": 3917, "gelu_tanh": 3497, "gelu": 3001, "elu": 2435,
+                             "softplus": 1963},
     "mlp_step_ms": (30.93, 30.97),
-    "mlp_step": "4 layers, width 4096, batch 4096, float32; relu, sigmoid, tanh, gelu or elu",
+    "mlp_step": "4 layers, width 4096, batch 4096, float32 without TF32; "
+                "relu, sigmoid, tanh, gelu or elu",
 }
+
+#: What a percentage of the copy's bandwidth means, printed under the command's table.
+PERCENT_NOTE = """\
+% copy: bytes moved per second relative to y.copy_(x) on the same
+tensor. 100 % = as fast as the copy. Above 100 % is not an error:
+the copy is a yardstick, not the memory's limit. An operation with
+another mix of reads and writes (forward + backward reads 3 tensors
+per 2 written) or one whose data stay in cache can beat it, and a
+few per cent either way is timing noise. Far below 100 % means the
+arithmetic (exp, erf, tanh), not memory, sets the pace."""
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 
@@ -150,13 +172,71 @@ def synchronizer(device: torch.device | str) -> Callable[[], None] | None:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``"cpu"``, ``"cuda"``, ``"cuda:1"``... with a clear error when CUDA is asked for but absent."""
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {name} was requested, but PyTorch sees no CUDA GPU "
-                         f"(torch {torch.__version__}, torch.version.cuda={torch.version.cuda}). "
-                         "Run with --device cpu, or install a CUDA build of PyTorch on a machine with a GPU.")
-    return device
+    """``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"``, checked: ValueError (one line) if unavailable."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}: use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cpu":
+        return device
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: PyTorch sees no CUDA GPU here (torch "
+                             f"{torch.__version__}, CUDA build {torch.version.cuda}); use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+        return device
+    if device.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ValueError(f"--device {name}: no Apple MPS device here; use --device cpu")
+        return device
+    raise ValueError(f"--device {name}: the benchmark runs on cpu, cuda or mps only")
+
+
+def free_memory_bytes(device: torch.device) -> int | None:
+    """Bytes free for new tensors on ``device`` (CPU: MemAvailable), or None if unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type == "cpu":
+        try:
+            with open("/proc/meminfo") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        try:
+            import os
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+    return None
+
+
+def bytes_needed(size: int, dtype: torch.dtype) -> int:
+    """Memory the benchmark allocates: four tensors (x, g, y, gx) plus a float32 staging copy."""
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    return size * (4 * itemsize + 4)
+
+
+def check_figure_path(path: str) -> str:
+    """The absolute path if a figure can be written there; ValueError (one line) if not."""
+    import os
+    import matplotlib.figure
+
+    full = os.path.abspath(os.path.expanduser(path))
+    ext = os.path.splitext(full)[1].lstrip(".").lower()
+    if os.path.isdir(full):
+        raise ValueError(f"--figure {path}: is a folder, not a file name")
+    formats = matplotlib.figure.Figure().canvas.get_supported_filetypes()
+    if ext not in formats:
+        raise ValueError(f"--figure {path}: unknown image type {ext!r}; use e.g. .png, .svg or .pdf")
+    folder = os.path.dirname(full)
+    if not os.path.isdir(folder):
+        raise ValueError(f"--figure {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (os.path.exists(full) and not os.access(full, os.W_OK)):
+        raise ValueError(f"--figure {path}: not writable")
+    return full
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,13 +334,14 @@ def describe_device(device: torch.device | str) -> str:
 
 
 def format_table(results: list[Result]) -> str:
-    """The results as an aligned text table."""
-    lines = [f"{'':<10} {'forward':>28}   {'forward + backward':>28}",
-             f"{'activation':<10} {'ms':>9} {'GB/s':>9} {'% copy':>8}   {'ms':>9} {'GB/s':>9} {'% copy':>8}"]
+    """The results as an aligned text table, at most 58 characters wide."""
+    lines = [f"{'':10s} {'forward':^22s} | {'forward + backward':^22s}",
+             f"{'activation':10s} {'ms':>8s} {'GB/s':>7s} {'%copy':>5s} | "
+             f"{'ms':>8s} {'GB/s':>7s} {'%copy':>5s}"]
     for r in results:
         fb = ("" if r.fwdbwd_ms is None else
-              f"   {r.fwdbwd_ms:9.3f} {r.fwdbwd_gbs:9.1f} {r.fwdbwd_pct:7.0f}%")
-        lines.append(f"{r.name:<10} {r.fwd_ms:9.3f} {r.fwd_gbs:9.1f} {r.fwd_pct:7.0f}%{fb}")
+              f" | {r.fwdbwd_ms:8.3f} {r.fwdbwd_gbs:7.1f} {r.fwdbwd_pct:5.0f}")
+        lines.append(f"{r.name:10s} {r.fwd_ms:8.3f} {r.fwd_gbs:7.1f} {r.fwd_pct:5.0f}{fb}")
     return "\n".join(lines)
 
 
@@ -348,6 +429,8 @@ def _parse_size(text: str) -> int:
     try:
         if "**" in text or "^" in text:
             base, exp = text.replace("^", "**").split("**")
+            if abs(int(exp)) > 64:
+                raise ValueError
             value = int(base) ** int(exp)
         else:
             value = int(float(text))
@@ -355,18 +438,36 @@ def _parse_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 8388608 or 2**23)") from None
     if value < 1:
         raise argparse.ArgumentTypeError("the size must be at least 1")
+    if value > 2**62:
+        raise argparse.ArgumentTypeError(f"size {text} is larger than any memory")
     return value
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is ONE line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def default_figure_path() -> str:
+    import os
+    import tempfile
+    return os.path.join(tempfile.gettempdir(), "relu_bench.png")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="python -m relucourse.bench",
-        description="Time activation functions (forward and forward+backward) against a memory copy.")
+        description="Time activation functions (forward and forward+backward) against a memory copy.",
+        epilog=PERCENT_NOTE.replace("%", "%%"))
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, or mps")
     parser.add_argument("--size", type=_parse_size, default=2**23,
                         help="elements per tensor, e.g. 8388608 or 2**23 (default 2**23: 34 MB of float32)")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
-    parser.add_argument("--repeats", type=int, default=10, help="interleaved timed rounds; each result is the median (default 10)")
+    parser.add_argument("--repeats", type=int, default=10,
+                        help="interleaved timed rounds; each result is the median (default 10)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up calls per measurement (default 3)")
     parser.add_argument("--activations", default=",".join(ACTIVATION_NAMES),
                         help="comma-separated subset of: " + ", ".join(ACTIVATION_NAMES))
@@ -374,18 +475,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mlp", action="store_true",
                         help="also time one training step of an MLP with each activation")
     parser.add_argument("--mlp-width", type=int, default=512, help="width and batch size of that MLP")
-    parser.add_argument("--figure", default="relu_bench.png",
-                        help="where to save the bar chart (default relu_bench.png; 'none' to skip)")
+    parser.add_argument("--figure", default=None,
+                        help="where to save the bar chart (default: relu_bench.png in the system's "
+                             "temporary folder; 'none' to skip)")
     args = parser.parse_args(argv)
 
+    # every check comes before any measurement
     names = [n.strip() for n in args.activations.split(",") if n.strip()]
     unknown = [n for n in names if n not in KERNELS]
-    if unknown:
-        parser.error(f"unknown activation(s) {', '.join(unknown)}; choose from {', '.join(ACTIVATION_NAMES)}")
+    if unknown or not names:
+        parser.error(f"unknown activation(s) {', '.join(unknown) or '(none given)'}; "
+                     f"choose from {', '.join(ACTIVATION_NAMES)}")
     if args.repeats < 1 or args.warmup < 0:
         parser.error("--repeats must be at least 1 and --warmup at least 0")
-    device = resolve_device(args.device)
+    if args.mlp_width < 1:
+        parser.error("--mlp-width must be at least 1")
     dtype = DTYPES[args.dtype]
+    try:
+        device = resolve_device(args.device)
+        need, free = bytes_needed(args.size, dtype), free_memory_bytes(device)
+        if free is not None and need > free:
+            raise ValueError(f"--size {args.size:,} needs about {need / 1e9:.1f} GB of {args.device} "
+                             f"memory for its 4 tensors, but only {free / 1e9:.1f} GB are free; "
+                             "choose a smaller --size")
+        figure = None
+        if (args.figure or "").lower() != "none":
+            figure = check_figure_path(args.figure or default_figure_path())
+    except ValueError as err:
+        parser.error(str(err))
 
     start = time.perf_counter()
     print(f"torch {torch.__version__}")
@@ -393,13 +510,15 @@ def main(argv: list[str] | None = None) -> int:
                             backward=not args.no_backward)
     print()
     print(format_table(results))
+    print()
+    print(PERCENT_NOTE)
     if args.mlp:
         print(f"\none SGD step of a 4-layer MLP, width {args.mlp_width}, batch {args.mlp_width}:")
         step_ms = compare_mlp_steps(names, width=args.mlp_width, batch=args.mlp_width, device=device, dtype=dtype)
         for name, ms in step_ms.items():
             print(f"  {name:<10} {ms:9.2f} ms")
         print(f"  slowest / fastest: {max(step_ms.values()) / min(step_ms.values()):.2f}")
-    if args.figure.lower() != "none":
+    if figure is not None:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -407,9 +526,9 @@ def main(argv: list[str] | None = None) -> int:
         ax = plot_results(results, title=f"Activations vs a memory copy: {describe_device(device)}, "
                                          f"{args.size:,} {args.dtype}")
         ax.figure.tight_layout()
-        ax.figure.savefig(args.figure)
+        ax.figure.savefig(figure)
         plt.close(ax.figure)
-        print(f"\nfigure saved to {args.figure}")
+        print(f"\nfigure saved to {figure}")
     print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -32,11 +32,12 @@ TIMELINE: tuple[Milestone, ...] = (
     Milestone(2000, "hahnloser2000digital", "Hahnloser et al.\nsilicon circuit (Nature)",
               "a cortex-inspired circuit of linear threshold neurons: selection and amplification coexist",
               "model", -1.0),
-    Milestone(2009, "jarrett2009best", "Jarrett et al.\n(ICCV)",
-              "rectification with local contrast normalisation: the most important ingredient for accuracy",
-              "deep learning", 1.0, -4.0),
-    Milestone(2010, "nair2010rectified", "Nair & Hinton\nRBMs (ICML)",
-              "stepped sigmoid units ~ softplus ~ noisy rectified linear units in RBMs", "deep learning", -2.2, -1.5),
+    Milestone(2009, "jarrett2009best", "Jarrett et al.\n|tanh| (ICCV)",
+              "rectification as the absolute value of a tanh output, |tanh(x)|, not max(0, x), with local "
+              "contrast normalisation: the most important ingredient for accuracy", "deep learning", 1.0, -4.0),
+    Milestone(2010, "nair2010rectified", "Nair & Hinton\nname 'ReLU' (ICML)",
+              "RBMs: stepped sigmoid units ~ softplus, further approximated by noisy rectified linear "
+              "units; the name 'rectified linear unit'", "deep learning", -2.2, -1.5),
     Milestone(2011, "glorot2011deep", "Glorot, Bordes\n& Bengio (AISTATS)",
               "deep supervised rectifier nets train well without unsupervised pre-training; sparsity",
               "deep learning", 2.2, 1.0),

@@ -6,7 +6,7 @@ Used by chapter 3 (ReLU's advantages, measured) and by its graded checks.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -38,6 +38,28 @@ def zero_fractions(model: nn.Module, X: torch.Tensor, kinds: tuple[type, ...] = 
     return [fractions[i] for i in range(len(modules))]
 
 
+def saturated_fraction(model: nn.Module, X: torch.Tensor, threshold: float = 0.99) -> float:
+    """Fraction of tanh outputs of ``model`` on ``X`` with ``|h| > threshold``, all nn.Tanh together.
+
+    Such a unit passes back at most ``1 - threshold**2`` of its gradient (0.02 for 0.99): it is
+    saturated. Hooks are removed again before returning.
+    """
+    counts = [0, 0]
+
+    def hook(module, inputs, output):
+        counts[0] += int((output.abs() > threshold).sum())
+        counts[1] += output.numel()
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Tanh)]
+    try:
+        with torch.no_grad():
+            model(X)
+    finally:
+        for h in handles:
+            h.remove()
+    return counts[0] / counts[1] if counts[1] else float("nan")
+
+
 def epochs_to_target(history: Sequence[float], target: float) -> int | None:
     """The first epoch (counted from 1) whose value is at least ``target``; None if none is."""
     for epoch, value in enumerate(history, start=1):
@@ -54,18 +76,20 @@ def weight_variance_ratio(layer: nn.Linear) -> float:
 def epochs_to_accuracy(activation: str, lr: float, X: torch.Tensor, y: torch.Tensor, *, target: float = 0.95,
                        sizes: Sequence[int] = (2, 64, 64, 64, 64, 2), max_epochs: int = 300, seed: int = 0,
                        momentum: float = 0.9, batch_size: int | None = 40,
-                       init: str = "default") -> int | None:
+                       init: str = "default",
+                       callback: Callable[[int, nn.Module], None] | None = None) -> int | None:
     """SGD on (X, y) until the training accuracy reaches ``target``: the epoch it did, or None.
 
     The accuracy is measured after each epoch, so the answer is :func:`epochs_to_target` of the
     training-accuracy history; training stops once the target is reached. A run whose loss
     becomes NaN or infinite (learning rate too high) counts as never reaching it.
-    ``batch_size=None`` means one full-batch step per epoch.
+    ``batch_size=None`` means one full-batch step per epoch. ``callback`` is passed to
+    :func:`relucourse.train.train` (called with the epoch and the model after each epoch).
     """
     torch.manual_seed(seed)
     model = mlp(list(sizes), activation, init=init)
     history = train(model, X, y, epochs=max_epochs, lr=lr, batch_size=batch_size, momentum=momentum,
-                    seed=seed, stop_at=target)
+                    seed=seed, stop_at=target, callback=callback)
     if not math.isfinite(history["loss"][-1]):
         return None
     return epochs_to_target(history["train_acc"], target)
@@ -106,5 +130,5 @@ def train_sparse(X: torch.Tensor, y: torch.Tensor, X_test: torch.Tensor, y_test:
             "gap": train_acc - test_acc, "sparsity": sum(zeros) / len(zeros)}
 
 
-__all__ = ["zero_fractions", "epochs_to_target", "weight_variance_ratio", "epochs_to_accuracy",
+__all__ = ["zero_fractions", "saturated_fraction", "epochs_to_target", "weight_variance_ratio", "epochs_to_accuracy",
            "train_sparse"]

@@ -70,7 +70,8 @@ def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int = 2
           batch_size: int | None = 64, optimizer: str = "sgd", momentum: float = 0.9, seed: int = 0,
           X_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
           penalty: Callable[[], torch.Tensor] | None = None,
-          stop_at: float | None = None) -> dict[str, list[float]]:
+          stop_at: float | None = None,
+          callback: Callable[[int, nn.Module], None] | None = None) -> dict[str, list[float]]:
     """Train with cross-entropy; return the history: loss, train_acc (and val_acc) after each epoch.
 
     ``batch_size=None`` means full-batch gradient descent. Shuffling uses its own seeded generator,
@@ -79,7 +80,8 @@ def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int = 2
     ``penalty()``, if given, is called after each forward pass and added to the batch's loss (e.g.
     an L1 term on activations captured by forward hooks). Training stops early after the epoch
     whose training accuracy reaches ``stop_at``, and after an epoch whose loss is not finite (a
-    diverged run cannot recover).
+    diverged run cannot recover). ``callback(epoch, model)``, if given, runs after each epoch's
+    evaluation (epochs counted from 1), e.g. to record a statistic of the model during training.
     """
     gen = torch.Generator().manual_seed(seed)
     if optimizer == "sgd":
@@ -111,6 +113,8 @@ def train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: int = 2
         history["train_acc"].append(accuracy(model, X, y))
         if X_val is not None:
             history["val_acc"].append(accuracy(model, X_val, y_val))
+        if callback is not None:
+            callback(len(history["loss"]), model)
         if not math.isfinite(history["loss"][-1]):
             break
         if stop_at is not None and history["train_acc"][-1] >= stop_at:

@@ -1,6 +1,8 @@
 """The cost benchmark: timing helper, bandwidth, kernels agree with PyTorch, command line."""
 
+import os
 import statistics
+import tempfile
 
 import pytest
 import torch
@@ -78,7 +80,7 @@ def test_run_benchmark_reports_every_activation_against_the_copy():
     assert lines[0].startswith("benchmark:") and "warm-up done" in lines[1]
     assert lines[-1].startswith("  round 2/2 done")
     table = bench.format_table(results)
-    assert "relu" in table and "% copy" in table
+    assert "relu" in table and "%copy" in table
 
 
 def test_mlp_step_time_is_positive():
@@ -110,17 +112,87 @@ def test_command_line_other_dtypes(dtype, capsys):
     assert "relu" in capsys.readouterr().out
 
 
-def test_command_line_rejects_bad_options():
-    with pytest.raises(SystemExit):
-        bench.main(["--activations", "relu,swoosh", "--figure", "none"])
-    with pytest.raises(SystemExit):
-        bench.main(["--size", "lots", "--figure", "none"])
+def _fails_at_once(monkeypatch, capsys, argv):
+    """Run the command expecting exit status 2, one line on stderr and nothing measured."""
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("measured before rejecting a bad option")
+    monkeypatch.setattr(bench, "run_benchmark", must_not_run)
+    with pytest.raises(SystemExit) as exc:
+        bench.main(argv)
+    assert exc.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m relucourse.bench: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--activations", "relu,swoosh"], "swoosh"),
+    (["--size", "lots"], "not a size"),
+    (["--size", "0"], "at least 1"),
+    (["--size", "10**10**10"], "not a size"),
+    (["--repeats", "0"], "--repeats"),
+    (["--device", "gpu"], "unknown device 'gpu'"),
+    (["--device", "tpu"], "unknown device"),
+    (["--device", "mps"], "mps"),
+    (["--size", "2**40"], "choose a smaller --size"),
+    (["--size", "2**33", "--dtype", "float64"], "choose a smaller --size"),
+    (["--figure", "/no/such/folder/b.png"], "does not exist"),
+    (["--figure", "chart.xyz"], "unknown image type"),
+])
+def test_bad_options_fail_at_once_with_one_line(monkeypatch, capsys, argv, words):
+    if argv == ["--device", "mps"] and torch.backends.mps.is_available():
+        pytest.skip("this machine has an MPS device")
+    assert words in _fails_at_once(monkeypatch, capsys, argv)
+
+
+def test_a_figure_path_that_is_a_folder_fails(monkeypatch, capsys, tmp_path):
+    assert "is a folder" in _fails_at_once(monkeypatch, capsys, ["--figure", str(tmp_path)])
+
+
+def test_an_unwritable_figure_folder_fails(monkeypatch, capsys, tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        assert "not writable" in _fails_at_once(monkeypatch, capsys, ["--figure", str(folder / "b.png")])
+    finally:
+        folder.chmod(0o700)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
-def test_asking_for_cuda_without_a_gpu_says_so_clearly():
-    with pytest.raises(SystemExit, match="no CUDA GPU"):
-        bench.main(["--device", "cuda", "--figure", "none"])
+@pytest.mark.parametrize("device", ["cuda", "cuda:0"])
+def test_asking_for_cuda_without_a_gpu_says_so_clearly(monkeypatch, capsys, device):
+    assert "no CUDA GPU" in _fails_at_once(monkeypatch, capsys, ["--device", device])
+
+
+def test_default_figure_goes_to_the_temporary_folder_not_the_working_folder(monkeypatch, capsys, tmp_path):
+    work, temp = tmp_path / "repo", tmp_path / "tmp"
+    work.mkdir()
+    temp.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    assert bench.main(["--size", "256", "--repeats", "1", "--warmup", "0", "--activations", "relu"]) == 0
+    out = capsys.readouterr().out
+    assert list(work.iterdir()) == []
+    assert (temp / "relu_bench.png").exists()
+    assert f"figure saved to {temp / 'relu_bench.png'}" in out
+
+
+def test_output_explains_percentages_above_100(capsys):
+    assert bench.main(["--size", "256", "--repeats", "1", "--warmup", "0", "--activations", "relu",
+                       "--figure", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "Above 100 % is not an error" in out
+    assert max(len(line) for line in out.splitlines() if not line.startswith("benchmark:")) <= 68
+
+
+def test_table_fits_the_book():
+    results = bench.run_benchmark(size=256, warmup=0, repeats=1, progress=None)
+    assert max(len(line) for line in bench.format_table(results).splitlines()) <= 68
 
 
 def test_parse_size():

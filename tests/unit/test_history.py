@@ -36,3 +36,12 @@ def test_plot_timeline_labels_every_milestone():
     assert all(any(str(m.year) in t for t in texts) for m in TIMELINE)
     assert ax.get_xlabel() and ax.get_title() and ax.get_legend() is not None
     plt.close(fig)
+
+
+def test_jarrett_is_the_absolute_value_of_tanh_and_nair_hinton_named_relu():
+    by_key = {m.key: m for m in TIMELINE}
+    jarrett = by_key["jarrett2009best"]
+    assert "|tanh" in jarrett.contribution and "|tanh|" in jarrett.label
+    assert "not max(0, x)" in jarrett.contribution
+    nair = by_key["nair2010rectified"]
+    assert "softplus" in nair.contribution and "name" in nair.contribution

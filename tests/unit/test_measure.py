@@ -52,3 +52,26 @@ def test_train_sparse_l1_increases_sparsity():
     sparse = train_sparse(X[:300], y[:300], Xt[:100], yt[:100], l1=3.0, hidden=(32,), epochs=3)
     assert sparse["sparsity"] > plain["sparsity"]
     assert set(plain) == {"l1", "seed", "train_acc", "test_acc", "gap", "sparsity"}
+
+
+def test_saturated_fraction_counts_large_tanh_outputs():
+    from relucourse.measure import saturated_fraction
+    net = torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.Tanh())
+    with torch.no_grad():
+        net[0].weight.fill_(1.0)
+        net[0].bias.zero_()
+    X = torch.tensor([[-5.0], [0.0], [0.5], [3.0]])
+    assert saturated_fraction(net, X) == pytest.approx(0.5)      # tanh(5), tanh(3) > 0.99
+    assert saturated_fraction(net, X, threshold=0.999) == pytest.approx(0.25)
+    assert not net[1]._forward_hooks
+    assert saturated_fraction(torch.nn.Linear(1, 1), X) != saturated_fraction(torch.nn.Linear(1, 1), X)  # NaN
+
+
+def test_epochs_to_accuracy_passes_the_callback():
+    from relucourse.data import spirals
+    from relucourse.measure import epochs_to_accuracy
+    X, y = spirals(n=100)
+    seen = []
+    epochs_to_accuracy("relu", 0.1, X, y, max_epochs=3, target=1.1,
+                       callback=lambda epoch, model: seen.append(epoch))
+    assert seen == [1, 2, 3]
