@@ -86,3 +86,30 @@ def test_the_course_archive_is_downloadable():
                    "chapters/01_activation_basics.ipynb", "relucourse/tooling/release.py"):
         assert f"relu-course/{needed}" in names, needed
     assert not [n for n in names if "/.venv/" in n or "/_build/" in n]
+
+
+def test_every_myth_links_to_a_real_section():
+    """Each row of the myths page links to a section that exists in the built book."""
+    html = _built("myths")
+    table = html.split("<table", 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr.*?</tr>", table, flags=re.S)[1:]
+    assert len(rows) >= 10, "the myths page lists the course's claims"
+    for row in rows:
+        links = re.findall(r'href="([^"]+)"', row)
+        assert links, f"a claim without a link to its evidence: {row[:200]}"
+        for link in links:
+            page, _, anchor = link.partition("#")
+            target = HTML / page
+            assert target.exists(), f"{link}: no such page"
+            assert anchor and f'id="{anchor}"' in target.read_text(), f"{link}: no such section"
+
+
+def test_glossary_terms_are_linked_from_the_chapters():
+    """Every chapter links at least three glossary terms, and every glossary link resolves."""
+    for page in _pages("chapters"):
+        html = _built(page)
+        links = re.findall(r'href="../glossary.html#(term-[^"]+)"', html)
+        assert len(set(links)) >= 3, f"{page}: {sorted(set(links))}"
+        glossary = _built("glossary")
+        for anchor in links:
+            assert f'id="{anchor}"' in glossary, anchor
