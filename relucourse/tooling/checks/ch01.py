@@ -704,34 +704,41 @@ def _short_repr(m) -> str:
 
 
 @exercise("1.7", "Design: make a 12-layer sigmoid network train", time_limit_s=10.0)
-def check_sigmoid_design(c: Checker, make_net, lr) -> None:
-    c.require_callable(make_net, "make_net")
-    c.expect(isinstance(lr, (int, float, np.integer, np.floating)) and not isinstance(lr, bool)
-             and math.isfinite(float(lr)) and 0 < float(lr) <= 10,
-             "lr must be a positive number (at most 10).", tried="check('1.7', make_net, lr)",
-             got=describe(lr), hint="pass the learning rate you chose as a float, e.g. 0.05.")
-    nets = []
+def check_sigmoid_design(c: Checker, design) -> None:
+    c.require_callable(design, "design")
+    nets, rates = [], []
     for seed in DESIGN_SEEDS:
+        tried = f"torch.manual_seed({seed}); net, lr = design()"
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            net = c.call(make_net, desc=f"torch.manual_seed({seed}); make_net()")
+            result = c.call(design, desc=tried)
+        c.expect(isinstance(result, (tuple, list)) and len(result) == 2, "expected a pair (net, lr).",
+                 tried=tried, got=f"{type_name(result)} {describe(result)}", hint="end with `return net, lr`.")
+        net, lr = result
         problem = _structure_problem(net)
-        c.expect(problem is None, "the network does not have the required architecture.",
-                 tried=f"torch.manual_seed({seed}); make_net()", got=problem,
-                 hint="keep the architecture of mlp([64] + [32] * 12 + [10], 'sigmoid'); "
-                      "change only the values of the weights and biases (and choose lr).")
+        c.expect(problem is None, "the network does not have the required architecture.", tried=tried,
+                 got=problem, hint="keep the architecture of mlp([64] + [32] * 12 + [10], 'sigmoid'); "
+                                   "change only the values of the weights and biases (and choose lr).")
+        c.expect(isinstance(lr, (int, float, np.integer, np.floating)) and not isinstance(lr, bool)
+                 and math.isfinite(float(lr)) and 0 < float(lr) <= 10,
+                 "lr must be a positive number (at most 10).", tried=tried, got=describe(lr),
+                 hint="return the learning rate you chose as a float, e.g. 0.05.")
         nets.append(net)
+        rates.append(float(lr))
+    c.expect(rates[0] == rates[1], "design() returned different learning rates on two calls.",
+             tried="two calls of design()", got=f"{rates[0]!r} and {rates[1]!r}", hint="fix lr in your design.")
     same = all(torch.equal(a, b) for a, b in zip(nets[0].parameters(), nets[1].parameters()))
-    c.expect(not same, "make_net() returned identical weights under two different random states.",
-             tried="torch.manual_seed(0); make_net() and torch.manual_seed(1); make_net()",
+    c.expect(not same, "design() returned identical weights under two different random states.",
+             tried="torch.manual_seed(0); design() and torch.manual_seed(1); design()",
              hint="draw the weights from the global random generator as it is: do not call "
-                  "torch.manual_seed inside make_net.")
+                  "torch.manual_seed inside design().")
+    lr = rates[0]
     for seed, net in zip(DESIGN_SEEDS, nets):
-        desc = (f"torch.manual_seed({seed}); net = make_net(); {DESIGN_EPOCHS} epochs of SGD (lr={float(lr):g}, "
+        desc = (f"torch.manual_seed({seed}); net, lr = design(); {DESIGN_EPOCHS} epochs of SGD (lr={lr:g}, "
                 f"momentum 0.9, batch 64) on the digits' training split")
         X = torch.randn(256, 64, generator=torch.Generator().manual_seed(seed))
         gain_at_init = reference_signal_gain(net, X)
-        acc, diverged = train_design(net, float(lr), seed)
+        acc, diverged = train_design(net, lr, seed)
         if diverged:
             c.fail("training diverged (the loss became NaN or infinite).", tried=desc,
                    hint="the learning rate is too high for this initialisation: lower it.")

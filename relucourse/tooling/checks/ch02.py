@@ -393,13 +393,15 @@ def check_derivative_at_zero(c: Checker, derivative_at_zero, predictions) -> Non
                         "the kink; the exercise asks what autograd returns.")
         c.expect_number(got, want, desc=desc, rtol=1e-9, atol=1e-12, hint=hint)
     # 2. the predictions, against the measurements
+    c.require_callable(predictions, "predictions")
+    predictions = c.call(predictions, desc="predictions()")
     c.expect(isinstance(predictions, dict), f"predictions must be a dict, but it is {type(predictions).__name__}.",
-             tried="check('2.4', derivative_at_zero, predictions)", got=describe(predictions),
-             hint="predictions = {'relu': ..., 'clamp': ..., ...}, one number per form in RELU_FORMS.")
+             tried="predictions()", got=describe(predictions),
+             hint="return {'relu': ..., 'clamp': ..., ...}, one number per form in RELU_FORMS.")
     missing = [k for k in RELU_FORMS if k not in predictions]
     extra = [k for k in predictions if k not in RELU_FORMS]
     c.expect(not missing and not extra, "predictions must have exactly the keys of RELU_FORMS.",
-             tried="check('2.4', derivative_at_zero, predictions)",
+             tried="predictions()",
              expected=repr(list(RELU_FORMS)), got=repr(list(predictions)),
              hint=f"missing: {missing}; not a form: {extra}.")
     for name, f in RELU_FORMS.items():
