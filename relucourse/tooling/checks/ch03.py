@@ -408,7 +408,7 @@ EDGE_HINT = ("keep an interval [lo, hi] with diverges(lo) False and diverges(hi)
              "on a LOG scale (mid = sqrt(lo * hi)) until hi / lo <= 1.05; then return hi.")
 
 
-@exercise("3.5", "Find the learning rate at which a deep ReLU network diverges", time_limit_s=10.0)
+@exercise("3.5", "Find the learning rate at which a deep ReLU network diverges", time_limit_s=20.0)
 def check_find_edge(c: Checker, find_edge) -> None:
     c.require_callable(find_edge, "find_edge")
     fakes = [(0.37, 0.01, 10.0), (3e-6, 1e-6, 10.0), (0.0105, 0.01, 10.0), (9.8, 0.01, 10.0),
