@@ -518,11 +518,11 @@ def forever(*args):
 def test_1_6_rejects_wrong_predictions():
     rejects("1.6", reference_signal_gain, lambda c: c / 4, says=("predicted_gain(0.25)", "1/4 bounds sigmoid'"))
     rejects("1.6", reference_signal_gain, lambda c: 0.25, says=("1/16",))
-    rejects("1.6", reference_signal_gain, lambda c: math.sqrt(c) / 4, says=("wrong value",))
-    rejects("1.6", reference_signal_gain, lambda c: c, says=("wrong value",))
-    rejects("1.6", reference_signal_gain, lambda c: 1 / 16, says=("predicted_gain(0.25)", "wrong value"))
+    rejects("1.6", reference_signal_gain, lambda c: math.sqrt(c) / 4, says=("away from the measurement",))
+    rejects("1.6", reference_signal_gain, lambda c: c, says=("away from the measurement",))
+    rejects("1.6", reference_signal_gain, lambda c: 1 / 16, says=("predicted_gain(0.25)", "away from the measurement"))
     rejects("1.6", reference_signal_gain, lambda c: str(c / 16), says=("expected a number", "str"))
-    rejects("1.6", reference_signal_gain, lambda c: float("nan"), says=("wrong value", "nan"))
+    rejects("1.6", reference_signal_gain, lambda c: float("nan"), says=("away from the measurement", "Got:      nan"))
 
 
 # -- 1.7 ---------------------------------------------------------------------------------------

@@ -322,21 +322,21 @@ def test_3_4_stub_is_not_attempted():
 
 
 def test_3_4_rejects_near_miss_formulas_with_a_diagnosis():
-    rejects("3.4", lambda c, a: c * (1 + a) / 2, says=("wrong value", "square the derivative"))
+    rejects("3.4", lambda c, a: c * (1 + a) / 2, says=("away from the measurement", "square the derivative"))
     rejects("3.4", lambda c, a: c * (1 + a * a), says=("only about half",))
     rejects("3.4", lambda c, a: c / 2, says=("negative slope passes signal",))
-    rejects("3.4", lambda c, a: c * (1 + abs(a)) / 2, says=("wrong value",))
-    rejects("3.4", lambda c, a: 1.0, says=("wrong value",))          # "He init: the gain is always 1"
-    rejects("3.4", lambda c, a: c, says=("wrong value",))
-    rejects("3.4", lambda c, a: c * (1 + a ** 2) / 4, says=("wrong value",))
-    rejects("3.4", lambda c, a: math.sqrt(c * (1 + a ** 2) / 2), says=("wrong value",))
+    rejects("3.4", lambda c, a: c * (1 + abs(a)) / 2, says=("away from the measurement",))
+    rejects("3.4", lambda c, a: 1.0, says=("away from the measurement",))          # "He init: the gain is always 1"
+    rejects("3.4", lambda c, a: c, says=("away from the measurement",))
+    rejects("3.4", lambda c, a: c * (1 + a ** 2) / 4, says=("away from the measurement",))
+    rejects("3.4", lambda c, a: math.sqrt(c * (1 + a ** 2) / 2), says=("away from the measurement",))
 
 
 def test_3_4_rejects_the_generic_failures():
     rejects("3.4", raises, says=("raised an error",))
     rejects("3.4", forever, says=("did not finish",))
     rejects("3.4", lambda c, a: str(c), says=("expected a number", "str"))
-    rejects("3.4", lambda c, a: float("nan"), says=("wrong value", "nan"))
+    rejects("3.4", lambda c, a: float("nan"), says=("away from the measurement", "Got:      nan"))
     rejects("3.4", lambda c, a: True, says=("expected a number", "bool"))
 
 

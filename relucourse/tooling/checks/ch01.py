@@ -609,6 +609,21 @@ def _signal_hint(got, model: nn.Module, X: torch.Tensor, want: float) -> str:
     return SIGNAL_HINT
 
 
+def expect_prediction(c: Checker, got, measured: float, *, rtol: float, desc: str, hint: str | None) -> None:
+    """A predicted number passes when it lies within ``rtol`` (relative) of the measurement."""
+    value = None
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        value = float(got.detach().item())
+    elif isinstance(got, (int, float, np.integer, np.floating)) and not isinstance(got, (bool, np.bool_)):
+        value = float(got)
+    if value is None:
+        c.fail(f"expected a number, but your code returned {type_name(got)}.", tried=desc,
+               expected=f"{measured:.4g}", got=describe(got))
+    close = math.isfinite(value) and abs(value - measured) <= rtol * abs(measured)
+    c.expect(close, f"the prediction is more than {rtol:.0%} away from the measurement.", tried=desc,
+             expected=f"{measured:.4g} (measured; within {rtol:.0%} passes)", got=f"{value:.4g}", hint=hint)
+
+
 #: Sigmoid nets for the prediction: (c, seed); width 256, 16 hidden layers, zero biases.
 PREDICTION_CS = [(0.25, 11), (1 / 3, 12), (0.5, 13)]
 
@@ -639,7 +654,7 @@ def check_signal_gain(c: Checker, signal_gain, predicted_gain) -> None:
                         "sigmoid'(z)^2, i.e. by about 1/16, per layer (times fan_in * Var(w)).")
         except (TypeError, ValueError):
             pass
-        c.expect_number(got, measured, desc=desc, rtol=0.12, hint=hint)
+        expect_prediction(c, got, measured, rtol=0.12, desc=desc, hint=hint)
 
 
 # --------------------------------------------------------------------------------------------

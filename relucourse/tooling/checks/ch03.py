@@ -11,7 +11,7 @@ from torch import nn
 
 from . import exercise
 from .core import Checker, describe, type_name
-from .ch01 import _square_net, reference_signal_gain
+from .ch01 import _square_net, expect_prediction, reference_signal_gain
 
 # --------------------------------------------------------------------------------------------
 # 3.1 He initialisation from scratch
@@ -298,7 +298,7 @@ def measured_leaky_gain(c: float, a: float, seed: int) -> float:
 
 
 def _gain_hint(got: float, c: float, a: float) -> str:
-    base = ("the mean square of the backward signal is multiplied per layer by "
+    base = ("The mean square of the backward signal is multiplied per layer by "
             "fan_in * Var(w) * E[phi'(z)^2]; with z symmetric about 0, phi'(z) is 1 on half of the "
             "units and the negative slope on the other half.")
     if math.isclose(got, c * (1 + a) / 2, rel_tol=1e-6) and a not in (0.0, 1.0):
@@ -322,7 +322,7 @@ def check_predicted_gain(c: Checker, predicted_gain) -> None:
         got = c.call(predicted_gain, value, a, desc=desc)
         hint = _gain_hint(float(got), value, a) if isinstance(got, (int, float)) and \
             not isinstance(got, bool) else None
-        c.expect_number(got, measured, desc=desc, rtol=0.06, hint=hint)
+        expect_prediction(c, got, measured, rtol=0.06, desc=desc, hint=hint)
 
 
 # --------------------------------------------------------------------------------------------
