@@ -14,6 +14,8 @@ from relucourse.tooling.checks.ch01 import (reference_collapse, reference_depth_
                                     reference_sigmoid_derivative)
 from relucourse.train import grad_norms
 
+torch.set_num_threads(1)  # small models: one thread is fastest, and a loaded machine does not stall
+
 
 def stable_sigmoid(x):
     z = np.exp(-np.abs(x))
@@ -64,6 +66,17 @@ def test_1_1_rejects_exceptions_nan_in_place_and_endless_loops():
         while True:
             pass
     rejects("1.1", forever, says=("did not finish within 2 s",))
+
+
+def test_1_1_hint_names_the_warning_that_happened():
+    msg = rejects("1.1", lambda x: (x - x) / (x - x) + stable_sigmoid(x),   # 0 / 0
+                  says=("RuntimeWarning", "invalid"))
+    assert "overflow" not in msg.split("Hint:")[1]   # an invalid-value warning is not an overflow
+
+    def silenced(x):
+        with np.errstate(all="ignore"):
+            return np.exp(x) / (1 + np.exp(x))     # inf / inf = nan at +1000
+    rejects("1.1", silenced, says=("wrong value", "NaN at large |x|", "overflowed"))
 
 
 def test_1_1_rejects_wrong_dtype_shape_values_and_non_functions():
@@ -157,6 +170,21 @@ def test_1_3_rejects_typical_mistakes():
             says=("wrong value", ": W", "the order matters"))
     rejects("1.3", lambda f, s: (s.weight @ f.weight, s.weight @ f.bias + s.bias),
             says=("raised an error", "bias=False", "None: treat that bias as zero"))
+
+    def float32_zeros(f, s):
+        def bias(layer):
+            return layer.bias if layer.bias is not None else torch.zeros(layer.out_features)
+        with torch.no_grad():
+            return s.weight @ f.weight, s.weight @ bias(f) + bias(s)
+    rejects("1.3", float32_zeros, says=("raised an error", "float64", "dtype=layer.weight.dtype"))
+
+    def zeros_without_dtype_added_last(f, s):
+        with torch.no_grad():
+            b1 = f.bias if f.bias is not None else torch.zeros(f.out_features, dtype=f.weight.dtype)
+            b = s.weight @ b1
+            b = b + s.bias if s.bias is not None else b.float()
+            return s.weight @ f.weight, b
+    rejects("1.3", zeros_without_dtype_added_last, says=("wrong dtype", "float64"))
     rejects("1.3", lambda f, s: (s.weight @ f.weight).detach(), says=("expected a pair (W, b)",))
 
 
@@ -286,7 +314,9 @@ def test_1_4_rejects_exceptions_types_nan_in_place_and_endless_loops():
 
     def takes_a_step(model, X, y):
         norms = _norms(model, X, y, zero_after=False)
-        torch.optim.SGD(model.parameters(), lr=0.1).step()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
         model.zero_grad()
         return norms
     rejects("1.4", takes_a_step, says=("changed the model's parameters",))
@@ -325,6 +355,13 @@ def test_1_5_accepts_the_reference_and_other_correct_forms():
     passes("1.5", lambda b, t: float(reference_depth_needed(b, t)))
     passes("1.5", lambda b, t: torch.tensor(reference_depth_needed(b, t)))
     passes("1.5", lambda b, t: np.array([reference_depth_needed(b, t)]))
+    passes("1.5", lambda b, t: np.int32(reference_depth_needed(b, t)))
+
+
+def test_1_5_shows_ints_as_ints():
+    msg = rejects("1.5", lambda b, t: reference_depth_needed(b, t) + 1, says=("Expected: 10", "Got:      11"))
+    assert "11.0" not in msg
+    rejects("1.5", lambda b, t: float(reference_depth_needed(b, t) + 1), says=("Got:      11.0",))
 
 
 def test_1_5_stub_is_not_attempted():
@@ -362,3 +399,185 @@ def test_1_5_rejects_exceptions_types_nan_and_endless_loops():
             pass
         return depth
     rejects("1.5", forever, says=("did not finish within 2 s",))
+
+
+# -- 1.6 ---------------------------------------------------------------------------------------
+
+from relucourse.tooling.checks.ch01 import reference_predicted_gain, reference_signal_gain  # noqa: E402
+
+
+def _zs(model, X):
+    zs = []
+    handles = [m.register_forward_hook(lambda m, i, o: zs.append(o))
+               for m in model.modules() if isinstance(m, nn.Linear)]
+    try:
+        out = model(X)
+    finally:
+        for h in handles:
+            h.remove()
+    return out, zs
+
+
+def gain_with_retain_grad(model, X):
+    out, zs = _zs(model, X)
+    for z in zs:
+        z.retain_grad()
+    out.sum().backward()
+    s = [z.grad.pow(2).mean().item() for z in zs[:-1]]
+    model.zero_grad(set_to_none=True)
+    return (s[0] / s[-1]) ** (1 / (len(s) - 1))
+
+
+def gain_by_log_average(model, X):
+    out, zs = _zs(model, X)
+    grads = torch.autograd.grad(out.sum(), zs)
+    logs = [math.log(g.double().pow(2).mean().item()) for g in grads[:-1]]
+    return math.exp((logs[0] - logs[-1]) / (len(logs) - 1))
+
+
+def gain_with_tensor_result(model, X):
+    out, zs = _zs(model, X)
+    grads = torch.autograd.grad(out.sum(), zs)
+    s = torch.stack([g.double().pow(2).mean() for g in grads[:-1]])
+    return (s[0] / s[-1]) ** (1 / (len(s) - 1))
+
+
+def test_1_6_accepts_the_reference_and_other_correct_forms():
+    passes("1.6", reference_signal_gain, reference_predicted_gain)
+    passes("1.6", gain_with_retain_grad, lambda c: c * 0.0625)
+    passes("1.6", gain_by_log_average, lambda c: np.float32(c / 16))
+    passes("1.6", gain_with_tensor_result, lambda c: torch.tensor(c) / 16)
+
+
+def test_1_6_stub_is_not_attempted():
+    not_attempted("1.6", stub("1.6"), reference_predicted_gain)
+    not_attempted("1.6", reference_signal_gain, stub("1.6"))
+
+
+def test_1_6_rejects_wrong_measurements():
+    def module_order(model, X):
+        linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        out, zs = _zs(model, X)
+        by_id = {}
+        handles = [m.register_forward_hook(lambda m, i, o: by_id.__setitem__(id(m), o)) for m in linears]
+        try:
+            out = model(X)
+        finally:
+            for h in handles:
+                h.remove()
+        grads = torch.autograd.grad(out.sum(), [by_id[id(m)] for m in linears])
+        s = [g.pow(2).mean().item() for g in grads[:-1]]
+        return (s[0] / s[-1]) ** (1 / (len(s) - 1))
+    rejects("1.6", module_order, reference_predicted_gain, says=("REVERSE", "model.modules()", "hooks fire"))
+
+    def clears_all_hooks(model, X):
+        value = reference_signal_gain(model, X)
+        for m in model.modules():
+            m._forward_hooks.clear()
+        return value
+    rejects("1.6", clears_all_hooks, reference_predicted_gain, says=("removed a forward hook that the caller",))
+
+    def leaves_hooks(model, X):
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                m.register_forward_hook(lambda *a: None)
+        return reference_signal_gain(model, X)
+    rejects("1.6", leaves_hooks, reference_predicted_gain, says=("hooks are still attached",))
+
+    def leaves_grads(model, X):
+        value = reference_signal_gain(model, X)
+        model(X).sum().backward()
+        return value
+    rejects("1.6", leaves_grads, reference_predicted_gain, says=("left gradients",))
+    rejects("1.6", lambda m, X: 1 / reference_signal_gain(m, X), reference_predicted_gain, says=("inverse",))
+    rejects("1.6", lambda m, X: math.sqrt(reference_signal_gain(m, X)), reference_predicted_gain,
+            says=("SQUARED",))
+
+    def with_output_layer(model, X):
+        out, zs = _zs(model, X)
+        grads = torch.autograd.grad(out.sum(), zs)
+        s = [g.pow(2).mean().item() for g in grads]
+        return (s[0] / s[-1]) ** (1 / (len(s) - 1))
+    rejects("1.6", with_output_layer, reference_predicted_gain, says=("last nn.Linear",))
+
+    def modifies_X(model, X):
+        value = reference_signal_gain(model, X)
+        X.mul_(2)
+        return value
+    rejects("1.6", modifies_X, reference_predicted_gain, says=("in place",))
+    rejects("1.6", lambda m, X: [reference_signal_gain(m, X)], reference_predicted_gain,
+            says=("expected a number", "list"))
+    rejects("1.6", forever, reference_predicted_gain, says=("did not finish within 2 s",))
+
+
+def forever(*args):
+    while True:
+        pass
+
+
+def test_1_6_rejects_wrong_predictions():
+    rejects("1.6", reference_signal_gain, lambda c: c / 4, says=("predicted_gain(0.25)", "1/4 bounds sigmoid'"))
+    rejects("1.6", reference_signal_gain, lambda c: 0.25, says=("1/16",))
+    rejects("1.6", reference_signal_gain, lambda c: math.sqrt(c) / 4, says=("away from the measurement",))
+    rejects("1.6", reference_signal_gain, lambda c: c, says=("away from the measurement",))
+    rejects("1.6", reference_signal_gain, lambda c: 1 / 16, says=("predicted_gain(0.25)", "away from the measurement"))
+    rejects("1.6", reference_signal_gain, lambda c: str(c / 16), says=("expected a number", "str"))
+    rejects("1.6", reference_signal_gain, lambda c: float("nan"), says=("away from the measurement", "Got:      nan"))
+
+
+# -- 1.7 ---------------------------------------------------------------------------------------
+
+from relucourse.train import mlp  # noqa: E402
+
+SIZES = [64] + [32] * 12 + [10]
+
+
+def centred_net(scale=16.0, orthogonal=False, center=True):
+    layers = []
+    for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        lin = nn.Linear(a, b)
+        with torch.no_grad():
+            if orthogonal:
+                nn.init.orthogonal_(lin.weight, gain=math.sqrt(scale * b / a) if a < b else math.sqrt(scale))
+            else:
+                lin.weight.normal_(0.0, math.sqrt(scale / a))
+            lin.bias.copy_(-0.5 * lin.weight.sum(1) if (i > 0 and center) else torch.zeros(b))
+        layers += [lin, nn.Sigmoid()]
+    return nn.Sequential(*layers[:-1])
+
+
+def test_1_7_accepts_the_reference_and_other_correct_forms():
+    passes("1.7", lambda: (centred_net(), 0.05))
+    passes("1.7", lambda: (centred_net(orthogonal=True), 0.02))
+    passes("1.7", lambda: [centred_net(orthogonal=True), np.float64(0.05)])
+
+
+def test_1_7_stub_is_not_attempted():
+    not_attempted("1.7", stub("1.7"))
+
+
+def test_1_7_rejects_designs_that_do_not_train_or_break_the_rules():
+    rejects("1.7", lambda: (mlp(SIZES, "sigmoid"), 0.1),
+            says=("did not reach the target", "shrinks by a factor", "Var(w)"))
+    rejects("1.7", lambda: (centred_net(), 50.0), says=("lr must be a positive number",))
+    def exploding():
+        net = centred_net()
+        with torch.no_grad():
+            net[-1].weight.fill_(1e38)     # the logits overflow: the loss is not finite
+        return net, 0.05
+    rejects("1.7", exploding, says=("diverged",))
+    rejects("1.7", lambda: (mlp([64] + [32] * 12 + [10], "relu", init="he"), 0.05),
+            says=("architecture", "nn.Sigmoid()"))
+    rejects("1.7", lambda: (mlp([64] + [32] * 11 + [10], "sigmoid"), 0.05), says=("architecture",))
+    rejects("1.7", lambda: (centred_net().double(), 0.05), says=("float32",))
+
+    def reseeds():
+        torch.manual_seed(0)
+        return centred_net(), 0.05
+    rejects("1.7", reseeds, says=("identical weights", "torch.manual_seed"))
+    rejects("1.7", lambda: (centred_net(), -0.1), says=("positive",))
+    rejects("1.7", lambda: centred_net(), says=("expected a pair (net, lr)",))
+    rejects("1.7", lambda: (centred_net(), True), says=("lr must be",))
+    rejects("1.7", lambda: (centred_net(), "0.05"), says=("lr must be",))
+    lrs = iter([0.05, 0.02])
+    rejects("1.7", lambda: (centred_net(), next(lrs)), says=("different learning rates",))

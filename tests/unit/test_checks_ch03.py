@@ -10,9 +10,11 @@ import torch
 from torch import nn
 
 from conftest import not_attempted, passes, rejects, stub
-from relucourse.tooling.checks.ch03 import (FakeWorkload, reference_bandwidth_gbs, reference_he_init_,
-                                    reference_time_it)
-from relucourse.measure import epochs_to_target, zero_fractions
+from relucourse.tooling.checks.ch03 import (FakeWorkload, deep_relu_diverges, reference_bandwidth_gbs,
+                                            reference_find_edge, reference_he_init_, reference_predicted_gain,
+                                            reference_time_it)
+
+torch.set_num_threads(1)  # small models: one thread is fastest, and a loaded machine does not stall
 
 
 def forever(*args, **kwargs):
@@ -135,6 +137,19 @@ def test_3_1_rejects_touching_what_it_should_not():
                 layer.bias.zero_()
     rejects("3.1", casts, says=("shape or dtype", "float64"))
 
+    def reseeds(layer):
+        torch.manual_seed(0)
+        return reference_he_init_(layer)
+    rejects("3.1", reseeds, says=("identical weights", "torch.manual_seed"))
+
+
+def test_3_1_leaves_the_learners_random_state_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    passes("3.1", reference_he_init_)
+    assert torch.equal(torch.rand(3), expected)   # the check's own seeds did not leak out
+
 
 # -- 3.2 Bandwidth ------------------------------------------------------------------------------
 
@@ -240,7 +255,7 @@ def test_3_3_rejects_the_generic_failures():
 def test_3_3_rejects_conceptual_mistakes_with_a_diagnosis():
     rejects("3.3", lambda fn, clock, w, r: statistics.mean(_timed(fn, clock, w, r)), says=("the mean",))
     rejects("3.3", lambda fn, clock, w, r: statistics.median(_timed(fn, clock, w, r, include_warmup=True)),
-            says=("warm-up calls must not be timed",))
+            says=("read the clock during the warm-up calls",))
 
     def warmup_timed(fn, clock, w, r):   # the right number of calls, but the warm-up is timed too
         times = []
@@ -249,7 +264,7 @@ def test_3_3_rejects_conceptual_mistakes_with_a_diagnosis():
             fn()
             times.append(clock() - start)
         return statistics.median(times)
-    rejects("3.3", warmup_timed, says=("warm-up calls must not be timed",))
+    rejects("3.3", warmup_timed, says=("read the clock during the warm-up calls",))
 
     def whole_loop(fn, clock, w, r):
         for _ in range(w):
@@ -258,7 +273,12 @@ def test_3_3_rejects_conceptual_mistakes_with_a_diagnosis():
         for _ in range(r):
             fn()
         return (clock() - start) / r
-    rejects("3.3", whole_loop, says=("the mean",))
+    rejects("3.3", whole_loop, says=("only twice", "EACH call"))
+
+    def lower_median_without_warmup_mistake(fn, clock, w, r):
+        return sorted(reference_time_it_list(fn, clock, w, r))[(r - 1) // 2]
+    msg = rejects("3.3", lower_median_without_warmup_mistake, says=("wrong value",))
+    assert "warm-up" not in msg.split("Hint:")[1]   # a lower median is not a warm-up mistake
 
     def upper_median(fn, clock, w, r):
         return sorted(_timed(fn, clock, w, r))[r // 2]
@@ -266,8 +286,14 @@ def test_3_3_rejects_conceptual_mistakes_with_a_diagnosis():
 
     def real_clock(fn, clock, w, r):
         return reference_time_it(fn, time.perf_counter, w, r)
-    rejects("3.3", real_clock, says=("use the clock you are given",))
+    rejects("3.3", real_clock, says=("never read the clock it was given",))
     rejects("3.3", lambda fn, clock, w, r: min(_timed(fn, clock, w, r)), says=("minimum",))
+
+
+def reference_time_it_list(fn, clock, warmup, repeats):
+    for _ in range(warmup):
+        fn()
+    return _timed(fn, clock, 0, repeats)
 
 
 def test_fake_workload_is_deterministic():
@@ -280,176 +306,124 @@ def test_fake_workload_is_deterministic():
     assert work.clock() - t0 == 4.0 and work.calls == 3
 
 
-# -- 3.4 Zero fractions -------------------------------------------------------------------------
-
-def zf_with_modules_list(model, X):
-    outs = []
-    handles = []
-    for m in model.modules():
-        if type(m) is nn.ReLU:
-            handles.append(m.register_forward_hook(lambda mod, inp, out: outs.append(out)))
-    with torch.no_grad():
-        model(X)
-    for h in handles:
-        h.remove()
-    return torch.stack([(o == 0).double().mean() for o in outs]) if outs else []
 
 
-def zf_numpy(model, X):
-    fracs = {}
-    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
-    handles = [r.register_forward_hook(
-        lambda mod, inp, out, i=i: fracs.__setitem__(i, float(np.mean(out.detach().numpy() == 0))))
-        for i, r in enumerate(relus)]
-    try:
-        model(X)
-    finally:
-        [h.remove() for h in handles]
-    return np.array([fracs[i] for i in range(len(relus))])
-
+# -- 3.4 the leaky-ReLU gain --------------------------------------------------------------------
 
 def test_3_4_accepts_the_reference_and_other_correct_forms():
-    passes("3.4", zero_fractions)
-    passes("3.4", zf_with_modules_list)
-    passes("3.4", zf_numpy)
-    passes("3.4", lambda model, X: tuple(zero_fractions(model, X)))
+    passes("3.4", reference_predicted_gain)
+    passes("3.4", lambda c, a: c / 2 + c * a * a / 2)
+    passes("3.4", lambda c, a: np.float32(c * (1 + abs(a) ** 2) / 2))
+    passes("3.4", lambda c, a: torch.tensor(c * (0.5 + 0.5 * a ** 2)))
 
 
 def test_3_4_stub_is_not_attempted():
     not_attempted("3.4", stub("3.4"))
 
 
+def test_3_4_rejects_near_miss_formulas_with_a_diagnosis():
+    rejects("3.4", lambda c, a: c * (1 + a) / 2, says=("away from the measurement", "square the derivative"))
+    rejects("3.4", lambda c, a: c * (1 + a * a), says=("only about half",))
+    rejects("3.4", lambda c, a: c / 2, says=("negative slope passes signal",))
+    rejects("3.4", lambda c, a: c * (1 + abs(a)) / 2, says=("away from the measurement",))
+    rejects("3.4", lambda c, a: 1.0, says=("away from the measurement",))          # "He init: the gain is always 1"
+    rejects("3.4", lambda c, a: c, says=("away from the measurement",))
+    rejects("3.4", lambda c, a: c * (1 + a ** 2) / 4, says=("away from the measurement",))
+    rejects("3.4", lambda c, a: math.sqrt(c * (1 + a ** 2) / 2), says=("away from the measurement",))
+
+
 def test_3_4_rejects_the_generic_failures():
     rejects("3.4", raises, says=("raised an error",))
     rejects("3.4", forever, says=("did not finish",))
-    rejects("3.4", lambda model, X: [float("nan")] * len(zero_fractions(model, X)), says=("wrong fraction",))
-    rejects("3.4", lambda model, X: {"relu": 0.5}, says=("expected a list of numbers", "dict"))
-
-    def modifies_input(model, X):
-        X.clamp_(min=0)
-        return zero_fractions(model, X)
-    rejects("3.4", modifies_input, says=("modified its input in place",))
+    rejects("3.4", lambda c, a: str(c), says=("expected a number", "str"))
+    rejects("3.4", lambda c, a: float("nan"), says=("away from the measurement", "Got:      nan"))
+    rejects("3.4", lambda c, a: True, says=("expected a number", "bool"))
 
 
-def test_3_4_rejects_hooks_left_behind_and_a_modified_model():
-    def leaves_hooks(model, X):
-        outs = []
-        for m in model.modules():
-            if isinstance(m, nn.ReLU):
-                m.register_forward_hook(lambda mod, inp, out: outs.append((out == 0).float().mean().item()))
-        with torch.no_grad():
-            model(X)
-        return outs
-    rejects("3.4", leaves_hooks, says=("hooks are still attached", "handle.remove()"))
+# -- 3.5 the divergence edge --------------------------------------------------------------------
 
-    def trains(model, X):
-        result = zero_fractions(model, X)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(0.01)
-        return result
-    rejects("3.4", trains, says=("changed the model's parameters",))
+def edge_by_ratio_loop(diverges, lo, hi):
+    """Walk up from lo by factors of 1.05 in a bisection over exponents."""
+    steps = math.ceil(math.log(hi / lo) / math.log(1.05))
+    a, b = 0, steps
+    while b - a > 1:
+        m = (a + b) // 2
+        if diverges(min(hi, lo * 1.05 ** m)):
+            b = m
+        else:
+            a = m
+    return min(hi, lo * 1.05 ** b)
 
 
-def test_3_4_rejects_conceptual_mistakes_with_a_diagnosis():
-    rejects("3.4", lambda model, X: [100 * f for f in zero_fractions(model, X)], says=("not percentages",))
-    rejects("3.4", lambda model, X: [1 - f for f in zero_fractions(model, X)], says=("non-zero",))
-
-    def with_tolerance(model, X):
-        fr = []
-        hs = [m.register_forward_hook(lambda mod, i, o: fr.append(torch.isclose(o, torch.zeros_like(o)).float()
-                                                                   .mean().item()))
-              for m in model.modules() if isinstance(m, nn.ReLU)]
-        with torch.no_grad():
-            model(X)
-        [h.remove() for h in hs]
-        return fr
-    rejects("3.4", with_tolerance, says=("exactly 0",))
-
-    def first_sample_only(model, X):
-        return zero_fractions(model, X[:1])
-    rejects("3.4", first_sample_only, says=("wrong fraction",))
-
-    def counts_linear_outputs(model, X):
-        return zero_fractions(model, X, kinds=(nn.Linear,))[:len(zero_fractions(model, X))]
-    rejects("3.4", counts_linear_outputs, says=("wrong fraction",))
-
-    def all_activations(model, X):
-        return zero_fractions(model, X, kinds=(nn.ReLU, nn.Tanh, nn.Sigmoid))
-    rejects("3.4", all_activations, says=("wrong length",))
-
-    def children_in_sequence(model, X):  # no hooks: walks the children, which fails for branching models
-        fr = []
-        h = X
-        with torch.no_grad():
-            for m in model.children():
-                h = m(h)
-                if isinstance(m, nn.ReLU):
-                    fr.append((h == 0).float().mean().item())
-        return fr
-    rejects("3.4", children_in_sequence)
+def edge_returning_lo(diverges, lo, hi):
+    while hi / lo > 1.04:
+        mid = math.sqrt(lo * hi)
+        lo, hi = (lo, mid) if diverges(mid) else (mid, hi)
+    return np.float64(math.sqrt(lo * hi))
 
 
-# -- 3.5 Epochs to target -----------------------------------------------------------------------
+def edge_with_log10(diverges, lo, hi):
+    a, b = math.log10(lo), math.log10(hi)
+    while b - a > math.log10(1.05):
+        m = (a + b) / 2
+        a, b = (a, m) if diverges(10 ** m) else (m, b)
+    return 10 ** b
+
+
+def test_3_5_real_predicate_is_monotone_near_its_edge():
+    edge = reference_find_edge(deep_relu_diverges, 0.01, 10.0)
+    for factor in (0.8, 0.9, 0.95):
+        assert not deep_relu_diverges(edge * factor)
+    for factor in (1.05, 1.1, 1.25):
+        assert deep_relu_diverges(edge * factor)
+
 
 def test_3_5_accepts_the_reference_and_other_correct_forms():
-    passes("3.5", epochs_to_target)
-    passes("3.5", lambda h, t: next((i + 1 for i, v in enumerate(h) if v >= t), None))
-
-    def with_numpy(h, t):
-        hits = np.flatnonzero(np.asarray(h, dtype=float) >= t)
-        return int(hits[0]) + 1 if hits.size else None
-    passes("3.5", with_numpy)
-
-    def numpy_int(h, t):
-        hits = np.flatnonzero(np.asarray(h, dtype=float) >= t)
-        return hits[0] + 1 if hits.size else None
-    passes("3.5", numpy_int)
+    passes("3.5", reference_find_edge)
+    passes("3.5", edge_by_ratio_loop)
+    passes("3.5", edge_returning_lo)
+    passes("3.5", edge_with_log10)
 
 
 def test_3_5_stub_is_not_attempted():
     not_attempted("3.5", stub("3.5"))
 
 
-def test_3_5_rejects_the_generic_failures():
+def test_3_5_rejects_wrong_searches():
+    def arithmetic(diverges, lo, hi):
+        while hi / lo > 1.05:
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if diverges(mid) else (mid, hi)
+        return hi
+    rejects("3.5", arithmetic, says=("called diverges", "log scale"))
+
+    def coarse(diverges, lo, hi):
+        while hi / lo > 1.5:
+            mid = math.sqrt(lo * hi)
+            lo, hi = (lo, mid) if diverges(mid) else (mid, hi)
+        return hi
+    rejects("3.5", coarse, says=("not within 5 %", "the edge is lower"))
+
+    def inverted(diverges, lo, hi):
+        while hi / lo > 1.05:
+            mid = math.sqrt(lo * hi)
+            lo, hi = (mid, hi) if diverges(mid) else (lo, mid)
+        return hi
+    rejects("3.5", inverted, says=("not within 5 %",))
+
+    def scan(diverges, lo, hi):
+        lr = lo
+        while not diverges(lr):
+            lr *= 1.05
+        return lr
+    rejects("3.5", scan, says=("called diverges",))
+
+    def outside(diverges, lo, hi):
+        diverges(hi * 2)
+        return reference_find_edge(diverges, lo, hi)
+    rejects("3.5", outside, says=("outside [lo, hi]", "stay inside"))
+    rejects("3.5", lambda d, lo, hi: lo, says=("edge is higher",))
+    rejects("3.5", lambda d, lo, hi: 100.0, says=("not a learning rate in [lo, hi]",))
+    rejects("3.5", lambda d, lo, hi: str(reference_find_edge(d, lo, hi)), says=("expected a number",))
+    rejects("3.5", lambda d, lo, hi: float("nan"), says=("not a learning rate",))
     rejects("3.5", raises, says=("raised an error",))
-    rejects("3.5", forever, says=("did not finish",))
-    rejects("3.5", lambda h, t: float("nan"), says=("expected an int", "float"))
-    rejects("3.5", lambda h, t: str(epochs_to_target(h, t)), says=("expected an int", "str"))
-
-    def sorts_in_place(h, t):
-        if isinstance(h, list):
-            h.sort()
-        return epochs_to_target(sorted(h), t)
-    rejects("3.5", sorts_in_place, says=("modified the history",))
-
-    def pops(h, t):
-        if isinstance(h, list) and h:
-            h.pop()
-        return epochs_to_target(h, t)
-    rejects("3.5", pops, says=("modified the history",))
-
-
-def test_3_5_rejects_conceptual_mistakes_with_a_diagnosis():
-    rejects("3.5", lambda h, t: next((i for i, v in enumerate(h) if v >= t), None), says=("counted from 1",))
-    rejects("3.5", lambda h, t: next((i + 1 for i, v in enumerate(h) if v > t), None), says=("use >=",))
-    rejects("3.5", lambda h, t: next((i + 1 for i, v in enumerate(h) if v >= t), -1), says=("must be None", "-1"))
-    rejects("3.5", lambda h, t: next((i + 1 for i, v in enumerate(h) if v >= t), len(h)), says=("must be None",))
-    rejects("3.5", lambda h, t: float(next((i + 1 for i, v in enumerate(h) if v >= t), 0)) or None,
-            says=("expected an int",))
-
-    def last(h, t):
-        hits = [i + 1 for i, v in enumerate(h) if v >= t]
-        return hits[-1] if hits else None
-    rejects("3.5", last, says=("FIRST epoch",))
-
-    def best(h, t):
-        return int(np.argmax(h)) + 1 if len(h) and max(h) >= t else None
-    rejects("3.5", best, says=("FIRST epoch",))
-
-
-@pytest.mark.parametrize("history,target,expected", [
-    ([0.1, 0.95], 0.95, 2), ([], 0.1, None), ([0.5], 0.6, None), (np.array([0.9]), 0.9, 1),
-])
-def test_epochs_to_target_reference(history, target, expected):
-    assert epochs_to_target(history, target) == expected

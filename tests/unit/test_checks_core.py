@@ -86,7 +86,9 @@ def test_expect_number_accepts_every_kind_of_number_and_rejects_bools():
         with pytest.raises(ExerciseFailed, match="expected a number"):
             c.expect_number(wrong, 1.0, desc="n")
     with pytest.raises(ExerciseFailed, match="Expected: 3.0\n  Got:      4.0"):
-        c.expect_number(4, 3.0, desc="n")
+        c.expect_number(4.0, 3.0, desc="n")
+    with pytest.raises(ExerciseFailed, match="Expected: 3\n  Got:      4$"):  # ints are shown as ints
+        c.expect_number(4, 3, desc="n")
 
 
 def test_describe_is_short():

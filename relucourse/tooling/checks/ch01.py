@@ -52,16 +52,40 @@ def _elementwise_cases(fn_name: str):
 OVERFLOW_HINT = ("np.exp(-x) overflows for very negative x (and np.exp(x) for very positive x). "
                  "Use exp(-|x|), which always lies in (0, 1], and pick the formula by the sign of x.")
 
+SIGMOID_HINT = "sigmoid(x) = 1 / (1 + exp(-x)), computed elementwise with NumPy."
+
+
+def _warning_hint(message: str) -> str | None:
+    """The hint for a RuntimeWarning, chosen by what NumPy said happened."""
+    if "overflow" in message:
+        return OVERFLOW_HINT
+    if "invalid value" in message:
+        return ("NumPy computed an invalid operation (such as inf / inf, inf - inf or 0 * inf), "
+                "which gives NaN. Keep every intermediate finite: work with exp(-|x|).")
+    if "divide" in message:
+        return "a division by zero happened: make sure no denominator can be 0."
+    return None
+
+
+def _value_hint(x: np.ndarray, got, want: np.ndarray, default: str) -> str:
+    """Name a cause only when the result shows it: NaN where the answer is finite at large |x|."""
+    if isinstance(got, np.ndarray) and got.shape == want.shape and got.dtype.kind == "f":
+        bad = np.isnan(got) & ~np.isnan(want)
+        if bad.any() and (np.abs(x[bad]) > 50).all():
+            return ("your result is NaN at large |x| only, where an intermediate overflowed to inf "
+                    "(inf / inf is NaN): " + OVERFLOW_HINT)
+    return default
+
 
 @exercise("1.1", "A numerically stable sigmoid")
 def check_sigmoid(c: Checker, sigmoid) -> None:
     c.require_callable(sigmoid, "sigmoid")
     for x, desc, rtol, atol in _elementwise_cases("sigmoid"):
         want = reference_sigmoid(x)
-        out = c.call(sigmoid, x, desc=desc, hint=OVERFLOW_HINT, expected=want)
+        out = c.call(sigmoid, x, desc=desc, hint=SIGMOID_HINT, expected=want,
+                     warning_hint=_warning_hint)
         c.expect_array(out, want, desc=desc, rtol=rtol, atol=atol,
-                       hint=OVERFLOW_HINT if np.abs(x).max(initial=0) > 50 else
-                       "sigmoid(x) = 1 / (1 + exp(-x)), computed elementwise with NumPy.")
+                       hint=_value_hint(x, out, want, SIGMOID_HINT))
 
 
 @exercise("1.2", "The sigmoid's derivative, without autograd")
@@ -74,7 +98,7 @@ def check_sigmoid_derivative(c: Checker, sigmoid_derivative) -> None:
     t = torch.tensor(x, requires_grad=True)
     (autograd,) = torch.autograd.grad(torch.sigmoid(t).sum(), t)
     desc = "sigmoid_derivative(np.linspace(-8.0, 8.0, 33)), compared with PyTorch autograd"
-    out = c.call(sigmoid_derivative, x, desc=desc, hint=hint)
+    out = c.call(sigmoid_derivative, x, desc=desc, hint=hint, warning_hint=_warning_hint)
     c.expect_array(out, autograd.numpy(), desc=desc, rtol=1e-9, atol=1e-15, hint=hint)
 
     # 2. against central finite differences of the sigmoid
@@ -82,20 +106,22 @@ def check_sigmoid_derivative(c: Checker, sigmoid_derivative) -> None:
     h = 1e-5
     fd = (reference_sigmoid(x + h) - reference_sigmoid(x - h)) / (2 * h)
     desc = f"sigmoid_derivative({describe(x)}), compared with central finite differences (h = 1e-5)"
-    out = c.call(sigmoid_derivative, x, desc=desc, hint=hint)
+    out = c.call(sigmoid_derivative, x, desc=desc, hint=hint, warning_hint=_warning_hint)
     c.expect_array(out, fd, desc=desc, rtol=1e-7, atol=1e-10, hint=hint)
 
     # 3. the maximum is exactly 1/4, at x = 0
-    out = c.call(sigmoid_derivative, np.array([0.0]), desc="sigmoid_derivative(np.array([0.0]))", hint=hint)
+    out = c.call(sigmoid_derivative, np.array([0.0]), desc="sigmoid_derivative(np.array([0.0]))", hint=hint,
+                 warning_hint=_warning_hint)
     c.expect_array(out, np.array([0.25]), desc="sigmoid_derivative(np.array([0.0]))", rtol=0, atol=0,
                    hint=hint)
 
     # 4. the edge cases every elementwise function must survive
     # (the first case, the grid, is covered by the autograd comparison above)
     for x, desc, rtol, atol in _elementwise_cases("sigmoid_derivative")[1:]:
-        out = c.call(sigmoid_derivative, x, desc=desc, hint=OVERFLOW_HINT)
-        c.expect_array(out, reference_sigmoid_derivative(x), desc=desc, rtol=max(rtol, 1e-9),
-                       atol=max(atol, 1e-12), hint=OVERFLOW_HINT if np.abs(x).max(initial=0) > 50 else hint)
+        want = reference_sigmoid_derivative(x)
+        out = c.call(sigmoid_derivative, x, desc=desc, hint=hint, warning_hint=_warning_hint)
+        c.expect_array(out, want, desc=desc, rtol=max(rtol, 1e-9),
+                       atol=max(atol, 1e-12), hint=_value_hint(x, out, want, hint))
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,6 +176,17 @@ def _collapse_hint(name: str, got, first: torch.nn.Linear, second: torch.nn.Line
     return COLLAPSE_HINT
 
 
+def _collapse_raise_hint(err: Exception, first: torch.nn.Linear, second: torch.nn.Linear) -> str | None:
+    """Name the cause of an error only when the error message shows it."""
+    text = str(err)
+    if "NoneType" in text and (first.bias is None or second.bias is None):
+        return "a layer made with bias=False has `.bias` equal to None: treat that bias as zero."
+    if "dtype" in text.lower() or "Double" in text or "Float" in text:
+        return ("two tensors of different dtypes met (float32 and float64): create any zeros you need "
+                "with dtype=layer.weight.dtype.")
+    return None
+
+
 @exercise("1.3", "Collapse two linear layers into one")
 def check_collapse(c: Checker, collapse) -> None:
     c.require_callable(collapse, "collapse")
@@ -161,15 +198,16 @@ def check_collapse(c: Checker, collapse) -> None:
         (5, 3, 5, False, True, torch.float32),  # first layer without a bias
         (2, 6, 4, True, False, torch.float64),  # second layer without a bias
         (3, 3, 3, False, False, torch.float32),
+        (4, 2, 3, False, True, torch.float64),  # float64 and no bias: zeros must be float64 too
+        (3, 5, 2, False, False, torch.float64),
     ]
     for k, (n_in, n_hid, n_out, bias1, bias2, dtype) in enumerate(cases):
         first = _linear(n_in, n_hid, 100 + 2 * k, bias1, dtype)
         second = _linear(n_hid, n_out, 101 + 2 * k, bias2, dtype)
         desc = f"collapse(first, second) with first = {_layer_desc(first)}, second = {_layer_desc(second)}"
         before = [p.detach().clone() for p in (*first.parameters(), *second.parameters())]
-        call_hint = COLLAPSE_HINT if bias1 and bias2 else (
-            "a layer made with bias=False has `.bias` equal to None: treat that bias as zero.")
-        result = c.call(collapse, first, second, desc=desc, hint=call_hint)
+        result = c.call(collapse, first, second, desc=desc, hint=COLLAPSE_HINT,
+                        raise_hint=lambda err: _collapse_raise_hint(err, first, second))
         after = [p.detach() for p in (*first.parameters(), *second.parameters())]
         c.expect(all(torch.equal(a, b) for a, b in zip(before, after)),
                  "your code changed the layers' weights or biases.", tried=desc,
@@ -218,8 +256,9 @@ def _grad_norm_cases():
 
     def seeded(build, seed):
         def make():
-            torch.manual_seed(seed)
-            return build()
+            with torch.random.fork_rng():  # leave the learner's random state alone
+                torch.manual_seed(seed)
+                return build()
         return make
 
     return [
@@ -382,7 +421,8 @@ def check_depth_needed(c: Checker, depth_needed) -> None:
                      and not isinstance(got, (bool, np.bool_)))
         c.expect(is_number, f"expected a number, but your code returned {type_name(got)}.", tried=desc,
                  expected=repr(want), got=describe(got), hint="return the depth L as an int.")
-        c.expect(float(got) == want, "wrong value.", tried=desc, expected=repr(want), got=describe(got),
+        shown = repr(int(got)) if isinstance(got, (int, np.integer)) else repr(float(got))
+        c.expect(float(got) == want, "wrong value.", tried=desc, expected=repr(want), got=shown,
                  hint=_depth_hint(got, want, bound, threshold))
 
 
@@ -403,3 +443,330 @@ def _depth_hint(got, want: int, bound: float, threshold: float) -> str:
         return (f"one layer too many: {bound!r} ** {want} = {bound ** want:.3g} is already below "
                 f"{threshold!r}; return the smallest such depth.")
     return DEPTH_HINT
+
+
+# --------------------------------------------------------------------------------------------
+# 1.6: predict, then measure: how fast does the backward signal shrink?
+# --------------------------------------------------------------------------------------------
+
+def reference_signal_means(model: nn.Module, X: torch.Tensor) -> list[float]:
+    """Mean of (dL/dz)^2 for the output z of every nn.Linear, in the order the forward pass runs
+    them, with L = model(X).sum(). Hooks are removed again; .grad of the parameters is untouched."""
+    outputs: list[torch.Tensor] = []
+
+    def keep(module, inputs, output):
+        outputs.append(output)
+
+    handles = [m.register_forward_hook(keep) for m in model.modules() if isinstance(m, nn.Linear)]
+    try:
+        with torch.enable_grad():
+            total = model(X).sum()
+    finally:
+        for h in handles:
+            h.remove()
+    grads = torch.autograd.grad(total, outputs)
+    return [g.detach().double().pow(2).mean().item() for g in grads]
+
+
+def reference_signal_gain(model: nn.Module, X: torch.Tensor) -> float:
+    """(s_1 / s_{k-1}) ** (1 / (k - 2)): the per-layer factor over the k - 1 hidden layers."""
+    s = reference_signal_means(model, X)[:-1]
+    return (s[0] / s[-1]) ** (1.0 / (len(s) - 1))
+
+
+def reference_predicted_gain(c: float) -> float:
+    """Sigmoid, zero biases, Var(w) = c / fan_in: the gain is c * E[sigmoid'(z)^2] ~ c / 16 for small z."""
+    return c / 16
+
+
+class _Reversed(nn.Module):
+    """Layers registered in the reverse of the order the forward pass uses them."""
+
+    def __init__(self, width: int, depth: int, fan_in: int):
+        super().__init__()
+        self.out = nn.Linear(width, 3)
+        self.hidden = nn.ModuleList([nn.Linear(width, width) for _ in range(depth - 1)][::-1])
+        self.first = nn.Linear(fan_in, width)
+
+    def forward(self, x):
+        h = torch.tanh(self.first(x))
+        for layer in reversed(self.hidden):
+            h = torch.tanh(layer(h))
+        return self.out(h)
+
+
+def _square_net(activation: str, c: float, width: int, depth: int, fan_in: int, seed: int,
+                dtype=torch.float32, bias: float | None = 0.0) -> nn.Sequential:
+    """fan_in -> width (depth hidden layers) -> 3, weights N(0, c / fan_in), biases 0 (or default)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = mlp([fan_in] + [width] * depth + [3], activation).to(dtype)
+    with torch.no_grad():
+        for m in linear_layers(net):
+            m.weight.copy_(torch.randn(m.weight.shape, generator=gen, dtype=dtype)
+                           * math.sqrt(c / m.in_features))
+            if bias is not None:
+                m.bias.fill_(bias)
+    return net
+
+
+def _signal_cases():
+    """(model, X, description): the hidden models the measurement is tried on."""
+    gen = torch.Generator().manual_seed(61)
+    cases = [
+        (_square_net("sigmoid", 1 / 3, 64, 8, 10, 1), torch.randn(128, 10, generator=gen),
+         "a sigmoid MLP 10 -> 64 (8 hidden layers) -> 3, Var(w) = 1/(3 fan_in), zero biases"),
+        (_square_net("tanh", 1.0, 32, 6, 5, 2, dtype=torch.float64),
+         torch.randn(64, 5, generator=gen, dtype=torch.float64),
+         "a tanh MLP 5 -> 32 (6 hidden layers) -> 3 in float64"),
+        (_square_net("relu", 2.0, 48, 5, 7, 3, bias=None), torch.randn(100, 7, generator=gen),
+         "a ReLU MLP 7 -> 48 (5 hidden layers) -> 3 with PyTorch's default (non-zero) biases"),
+    ]
+    with torch.random.fork_rng():
+        torch.manual_seed(4)
+        rev = _Reversed(40, 5, 6)
+    cases.append((rev, torch.randn(90, 6, generator=gen),
+                  "a module whose 5 hidden nn.Linear layers are registered in the REVERSE of the order "
+                  "its forward pass runs them (model.modules() order is not the forward order)"))
+    return cases
+
+
+SIGNAL_HINT = ("register a forward hook on every nn.Linear that keeps its output z, run "
+               "L = model(X).sum(), take torch.autograd.grad(L, zs), compute s_i = (dL/dz_i)^2 .mean() "
+               "in the order the hooks FIRED, drop the last layer's, and return "
+               "(s_1 / s_{k-1}) ** (1 / (k - 2)).")
+
+
+def _hook_total(model: nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def _check_signal_gain(c: Checker, signal_gain) -> None:
+    for model, X, story in _signal_cases():
+        desc = f"signal_gain(model, X) for {story}"
+        want = reference_signal_gain(model, X)
+        calls = []
+        first = next(m for m in model.modules() if isinstance(m, nn.Linear))
+        mine = first.register_forward_hook(lambda m, i, o: calls.append(1))  # the caller's own hook
+        hooks_before = _hook_total(model)
+        params = [p.detach().clone() for p in model.parameters()]
+        try:
+            got = c.call(signal_gain, model, X, desc=desc + "; the caller has a forward hook of its own "
+                         "on one layer", hint=SIGNAL_HINT, expected=want)
+            still_there = len(first._forward_hooks) > 0 and mine.id in first._forward_hooks
+        finally:
+            mine.remove()
+        c.expect(still_there, "your code removed a forward hook that the caller had installed.", tried=desc,
+                 hint="remove only your own hooks, with the handles register_forward_hook returned "
+                      "(not module._forward_hooks.clear()).")
+        c.expect(_hook_total(model) == hooks_before - 1, "your hooks are still attached to the model.",
+                 tried=desc, hint="keep each handle and call handle.remove() (in a `finally:` block).")
+        c.expect(all(torch.equal(a, b.detach()) for a, b in zip(params, model.parameters())),
+                 "your code changed the model's parameters.", tried=desc,
+                 hint="only measure: no optimiser step, no writes into the weights.")
+        leftover = [p for p in model.parameters() if p.grad is not None and bool(p.grad.abs().sum() > 0)]
+        if leftover:
+            model.zero_grad(set_to_none=True)
+        c.expect(not leftover, "your code left gradients on the model's parameters.", tried=desc,
+                 hint="use torch.autograd.grad(L, zs), which does not touch .grad, or call "
+                      "model.zero_grad() before returning.")
+        value = c.expect_number(got, want, desc=desc, rtol=1e-3, atol=0.0,
+                                hint=_signal_hint(got, model, X, want))
+
+
+def _signal_hint(got, model: nn.Module, X: torch.Tensor, want: float) -> str:
+    """Recognise a few measurements that compute something else, by recomputing them."""
+    try:
+        value = float(got)
+    except (TypeError, ValueError):
+        return SIGNAL_HINT
+    s_all = reference_signal_means(model, X)
+    s = s_all[:-1]
+    k = len(s)
+    if not math.isfinite(value) or value <= 0:
+        return SIGNAL_HINT
+    if math.isclose(value, 1 / want, rel_tol=1e-3):
+        return "that is the inverse: divide the FIRST layer's s by the last hidden layer's."
+    if math.isclose(value, math.sqrt(want), rel_tol=1e-3):
+        return "use the mean of the SQUARED gradients (a variance-like quantity), not a norm."
+    if math.isclose(value, (s_all[0] / s_all[-1]) ** (1 / (len(s_all) - 1)), rel_tol=1e-3):
+        return "leave out the last nn.Linear (the output layer, of another width): use the hidden ones."
+    outputs: list[torch.Tensor] = []
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    handles = [m.register_forward_hook(lambda m, i, o: outputs.append((m, o))) for m in linears]
+    try:
+        total = model(X).sum()
+    finally:
+        for h in handles:
+            h.remove()
+    order = {id(m): o for m, o in outputs}
+    grads = torch.autograd.grad(total, [order[id(m)] for m in linears])
+    by_module = [g.double().pow(2).mean().item() for g in grads][:-1]
+    if by_module != s and math.isclose(value, (by_module[0] / by_module[-1]) ** (1 / (k - 1)), rel_tol=1e-3):
+        return ("you took the layers in the order of model.modules(); use the order in which the "
+                "forward pass runs them (the order the hooks fire).")
+    return SIGNAL_HINT
+
+
+def expect_prediction(c: Checker, got, measured: float, *, rtol: float, desc: str, hint: str | None) -> None:
+    """A predicted number passes when it lies within ``rtol`` (relative) of the measurement."""
+    value = None
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        value = float(got.detach().item())
+    elif isinstance(got, (int, float, np.integer, np.floating)) and not isinstance(got, (bool, np.bool_)):
+        value = float(got)
+    if value is None:
+        c.fail(f"expected a number, but your code returned {type_name(got)}.", tried=desc,
+               expected=f"{measured:.4g}", got=describe(got))
+    close = math.isfinite(value) and abs(value - measured) <= rtol * abs(measured)
+    c.expect(close, f"the prediction is more than {rtol:.0%} away from the measurement.", tried=desc,
+             expected=f"{measured:.4g} (measured; within {rtol:.0%} passes)", got=f"{value:.4g}", hint=hint)
+
+
+#: Sigmoid nets for the prediction: (c, seed); width 256, 16 hidden layers, zero biases.
+PREDICTION_CS = [(0.25, 11), (1 / 3, 12), (0.5, 13)]
+
+
+def measured_sigmoid_gain(c: float, seed: int) -> float:
+    net = _square_net("sigmoid", c, 256, 16, 32, seed)
+    X = torch.randn(512, 32, generator=torch.Generator().manual_seed(seed + 100))
+    return reference_signal_gain(net, X)
+
+
+@exercise("1.6", "Predict, then measure: how fast does the backward signal shrink?")
+def check_signal_gain(c: Checker, signal_gain, predicted_gain) -> None:
+    c.require_callable(signal_gain, "signal_gain")
+    c.require_callable(predicted_gain, "predicted_gain")
+    _check_signal_gain(c, signal_gain)
+    for value, seed in PREDICTION_CS:
+        shown = "1/3" if math.isclose(value, 1 / 3) else repr(value)
+        measured = measured_sigmoid_gain(value, seed)
+        desc = (f"predicted_gain({shown}) against the gain measured on a sigmoid MLP 32 -> 256 "
+                f"(16 hidden layers) -> 3 with Var(w) = {shown} / fan_in, zero biases: {measured:.4g}")
+        got = c.call(predicted_gain, value, desc=desc)
+        hint = ("the mean square of the signal is multiplied, per layer, by fan_in * Var(w) * "
+                "E[sigmoid'(z)^2]; for small z, sigmoid'(z) is close to its maximum.")
+        try:
+            g = float(got)
+            if math.isclose(g, value / 4, rel_tol=1e-6) or math.isclose(g, 0.25, rel_tol=1e-6):
+                hint = ("1/4 bounds sigmoid' itself; the MEAN SQUARE of the signal is multiplied by "
+                        "sigmoid'(z)^2, i.e. by about 1/16, per layer (times fan_in * Var(w)).")
+        except (TypeError, ValueError):
+            pass
+        expect_prediction(c, got, measured, rtol=0.12, desc=desc, hint=hint)
+
+
+# --------------------------------------------------------------------------------------------
+# 1.7: design: make the 12-layer sigmoid net train
+# --------------------------------------------------------------------------------------------
+
+SIGMOID_SIZES = [64] + [32] * 12 + [10]
+DESIGN_SEEDS = (0, 1)
+DESIGN_EPOCHS = 10
+DESIGN_TARGET = 0.8
+
+
+def train_design(model: nn.Sequential, lr: float, seed: int, epochs: int = DESIGN_EPOCHS) -> tuple[float, bool]:
+    """SGD with momentum 0.9, batch 64, on the digits' training split; (test accuracy, diverged)."""
+    from relucourse.data import digits
+
+    X, y, X_test, y_test = digits()
+    gen = torch.Generator().manual_seed(seed)
+    params = list(model.parameters())
+    velocity = [torch.zeros_like(p) for p in params]
+    with torch.enable_grad():
+        for _ in range(epochs):
+            order = torch.randperm(len(X), generator=gen)
+            for start in range(0, len(X), 64):
+                idx = order[start:start + 64]
+                loss = F.cross_entropy(model(X[idx]), y[idx])
+                if not torch.isfinite(loss):
+                    return 0.0, True
+                grads = torch.autograd.grad(loss, params)
+                with torch.no_grad():
+                    for p, v, g in zip(params, velocity, grads):
+                        v.mul_(0.9).add_(g)
+                        p.sub_(lr * v)
+    with torch.no_grad():
+        return (model(X_test).argmax(1) == y_test).float().mean().item(), False
+
+
+def _structure_problem(net) -> str | None:
+    if not isinstance(net, nn.Sequential):
+        return f"make_net() returned {type_name(net)}, not an nn.Sequential."
+    mods = list(net)
+    want = 2 * (len(SIGMOID_SIZES) - 1) - 1
+    if len(mods) != want:
+        return f"the net has {len(mods)} modules; expected {want}: 13 nn.Linear with nn.Sigmoid between."
+    for i, m in enumerate(mods):
+        if i % 2 == 0:
+            k = i // 2
+            if type(m) is not nn.Linear or (m.in_features, m.out_features) != tuple(SIGMOID_SIZES[k:k + 2]):
+                return (f"module {i} should be nn.Linear({SIGMOID_SIZES[k]}, {SIGMOID_SIZES[k + 1]}), "
+                        f"got {_short_repr(m)}.")
+            if m.bias is None or m.weight.dtype != torch.float32:
+                return f"module {i} must be a float32 nn.Linear with a bias."
+        elif type(m) is not nn.Sigmoid:
+            return f"module {i} should be nn.Sigmoid(), got {_short_repr(m)}."
+    if _hook_total(net) or any(len(m._backward_hooks) for m in net.modules()):
+        return "the net carries hooks; return plain layers."
+    return None
+
+
+def _short_repr(m) -> str:
+    return " ".join(repr(m).split())[:60]
+
+
+@exercise("1.7", "Design: make a 12-layer sigmoid network train", time_limit_s=10.0)
+def check_sigmoid_design(c: Checker, design) -> None:
+    c.require_callable(design, "design")
+    nets, rates = [], []
+    for seed in DESIGN_SEEDS:
+        tried = f"torch.manual_seed({seed}); net, lr = design()"
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            result = c.call(design, desc=tried)
+        c.expect(isinstance(result, (tuple, list)) and len(result) == 2, "expected a pair (net, lr).",
+                 tried=tried, got=f"{type_name(result)} {describe(result)}", hint="end with `return net, lr`.")
+        net, lr = result
+        problem = _structure_problem(net)
+        c.expect(problem is None, "the network does not have the required architecture.", tried=tried,
+                 got=problem, hint="keep the architecture of mlp([64] + [32] * 12 + [10], 'sigmoid'); "
+                                   "change only the values of the weights and biases (and choose lr).")
+        c.expect(isinstance(lr, (int, float, np.integer, np.floating)) and not isinstance(lr, bool)
+                 and math.isfinite(float(lr)) and 0 < float(lr) <= 10,
+                 "lr must be a positive number (at most 10).", tried=tried, got=describe(lr),
+                 hint="return the learning rate you chose as a float, e.g. 0.05.")
+        nets.append(net)
+        rates.append(float(lr))
+    c.expect(rates[0] == rates[1], "design() returned different learning rates on two calls.",
+             tried="two calls of design()", got=f"{rates[0]!r} and {rates[1]!r}", hint="fix lr in your design.")
+    same = all(torch.equal(a, b) for a, b in zip(nets[0].parameters(), nets[1].parameters()))
+    c.expect(not same, "design() returned identical weights under two different random states.",
+             tried="torch.manual_seed(0); design() and torch.manual_seed(1); design()",
+             hint="draw the weights from the global random generator as it is: do not call "
+                  "torch.manual_seed inside design().")
+    lr = rates[0]
+    for seed, net in zip(DESIGN_SEEDS, nets):
+        desc = (f"torch.manual_seed({seed}); net, lr = design(); {DESIGN_EPOCHS} epochs of SGD (lr={lr:g}, "
+                f"momentum 0.9, batch 64) on the digits' training split")
+        X = torch.randn(256, 64, generator=torch.Generator().manual_seed(seed))
+        gain_at_init = reference_signal_gain(net, X)
+        acc, diverged = train_design(net, lr, seed)
+        if diverged:
+            c.fail("training diverged (the loss became NaN or infinite).", tried=desc,
+                   hint="the learning rate is too high for this initialisation: lower it.")
+        if acc < DESIGN_TARGET:
+            if gain_at_init < 0.3:
+                hint = (f"at initialisation the backward signal's mean square shrinks by a factor "
+                        f"{gain_at_init:.3g} per layer (measured as in exercise 1.6): "
+                        "it vanishes before it reaches the first layers. Choose Var(w) so that the gain is "
+                        "close to 1.")
+            else:
+                hint = (f"the measured per-layer gain at initialisation is {gain_at_init:.3g}, so the "
+                        "signal reaches the first layers; look at the learning rate, and at where the "
+                        "sigmoid's inputs z sit (sigmoid outputs are positive, with mean about 0.5).")
+            c.fail("the network did not reach the target test accuracy.", tried=desc,
+                   expected=f"test accuracy >= {DESIGN_TARGET}", got=f"{acc:.3f}", hint=hint)
+        c.ok()

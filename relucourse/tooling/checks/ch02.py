@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from . import exercise
 from .core import Checker, describe
-from relucourse.regions import count_regions_on_segment
 
 INF, NAN = float("inf"), float("nan")
 
@@ -41,46 +42,143 @@ def stepped_sigmoid_sum(x: torch.Tensor, n: int) -> torch.Tensor:
     return torch.sigmoid(x[..., None] - shifts).sum(-1)
 
 
-def reference_stepped_sigmoid_error(n: int, lo: float, hi: float) -> float:
-    x = torch.linspace(lo, hi, 2001, dtype=torch.float64)
-    return (stepped_sigmoid_sum(x, n) - reference_softplus(x)).abs().max().item()
+def reference_derivative_at_zero(f) -> float:
+    """What autograd says f'(0) is, for a function f of a float32 tensor."""
+    x = torch.zeros((), requires_grad=True)
+    (grad,) = torch.autograd.grad(f(x).sum(), x)
+    return float(grad)
 
 
-def reference_count_regions(net: nn.Sequential, a: torch.Tensor, b: torch.Tensor) -> int:
-    return count_regions_on_segment(net, a, b, samples=200_001)
+def reference_count_pieces(net: nn.Module, lo: float = 0.0, hi: float = 1.0, samples: int = 2**16 + 1) -> int:
+    """Linear pieces of a 1-d -> 1-d net on [lo, hi]: 1 + the number of places where its slope changes.
+
+    Evaluated in float64 on a dyadic grid; a kink strictly inside a grid interval changes the
+    slope twice in a row, so runs of adjacent changes count once. Pieces must be longer than a
+    few grid steps (the exercise promises 1/1000 of the interval).
+    """
+    import copy
+
+    net64 = copy.deepcopy(net).double()
+    x = torch.linspace(lo, hi, samples, dtype=torch.float64)[:, None]
+    with torch.no_grad():
+        y = net64(x)[:, 0]
+    slope = torch.diff(y) / torch.diff(x[:, 0])
+    scale = slope.abs().max().item() if slope.numel() else 0.0
+    change = (torch.diff(slope).abs() > 1e-7 * scale + 1e-9).tolist()
+    kinks, previous = 0, False
+    for c in change:
+        if c and not previous:
+            kinks += 1
+        previous = c
+    return kinks + 1
 
 
 # --------------------------------------------------------------------------------------------
 # Shared pieces
 # --------------------------------------------------------------------------------------------
 
-META_NOTE = "  # a 'meta' tensor has a shape, dtype and device but no data: it stands in for a GPU tensor"
-DEVICE_HINT = ("use tensor operations only (torch.where, clamp, maximum, comparisons...): no .numpy(), "
-               ".item(), Python loops or new tensors created without device=x.device.")
+DEVICE_HINT = ("use tensor operations on x only (torch.where, clamp, maximum, comparisons, *_like "
+               "factories...): no .numpy(), .tolist(), .cpu(), and no new tensors without device=x.device.")
+
+#: Factories that put a new tensor on the default device unless they are given device=...
+_FACTORIES = {"tensor", "as_tensor", "zeros", "ones", "full", "empty", "arange", "linspace", "rand", "randn"}
+#: Methods that take data off the input's device.
+_OFF_DEVICE = {"numpy", "tolist", "cpu", "item"}
 
 
-def _check_meta(c: Checker, fn, name: str, hint: str) -> None:
-    """The result of an elementwise function on a meta tensor keeps shape, dtype and device."""
-    _ = torch.empty(1, device="meta") > 0  # the first meta operation loads PyTorch's meta kernels (~1 s)
-    x = torch.empty(2, 3, device="meta")
-    desc = f"{name}(torch.empty(2, 3, device='meta')){META_NOTE}"
-    out = c.call(fn, x, desc=desc, hint=DEVICE_HINT)
-    c.expect(isinstance(out, torch.Tensor), f"expected a torch.Tensor, but your code returned {type(out).__name__}.",
-             tried=desc, hint=hint)
-    c.expect(out.device.type == "meta", "the result is not on the input's device.", tried=desc,
-             expected="a tensor on device 'meta'", got=f"a tensor on device '{out.device}'", hint=DEVICE_HINT)
-    c.expect(tuple(out.shape) == (2, 3) and out.dtype == torch.float32,
-             "the result's shape or dtype differs from the input's.", tried=desc,
-             expected="shape (2, 3), dtype torch.float32",
-             got=f"shape {tuple(out.shape)}, dtype {out.dtype}", hint=hint)
+def _check_device(c: Checker, fn, name: str, **watch) -> None:
+    """The function must keep x's device: checked by watching what it calls on a CPU tensor."""
+    x = torch.tensor([[-1.5, 0.0, 2.0], [3.0, -0.5, 1.0]])
+    desc = (f"{name}(torch.tensor([[-1.5, 0.0, 2.0], [3.0, -0.5, 1.0]])), watching for operations that "
+            "would move data off a GPU")
+    spy = _Spy(set(watch.get("forbid", ())), watch_device=True)
+    c.call(_watched(fn, spy), x, desc=desc, hint=DEVICE_HINT)
+    c.expect(not spy.device_problems, "your code would not keep a GPU tensor on the GPU.", tried=desc,
+             got=f"it calls {spy.device_problems[0] if spy.device_problems else ''}", hint=DEVICE_HINT)
+
+
+class _Spy(TorchFunctionMode):
+    """Records calls to the named torch functions (torch.relu, F.relu, x.relu(), nn.ReLU, ...)."""
+
+    def __init__(self, names: set[str], watch_device: bool = False):
+        super().__init__()
+        self.names, self.used = names, []
+        self.watch_device, self.device_problems = watch_device, []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        if name in self.names and name not in self.used:
+            self.used.append(name)
+        result = func(*args, **kwargs)
+        if self.watch_device:
+            if name in _OFF_DEVICE:
+                self.device_problems.append(f".{name}()")
+            elif (name in _FACTORIES and kwargs.get("device") is None and isinstance(result, torch.Tensor)
+                  and result.dim() > 0):
+                self.device_problems.append(f"torch.{name}(...) without device=x.device")
+        return result
+
+
+@contextlib.contextmanager
+def _no_backward():
+    """Record (and still run) every autograd backward pass: torch.autograd.grad and .backward()."""
+    import torch.autograd as ag
+
+    calls: list[str] = []
+    original = getattr(ag, "_engine_run_backward", None)
+    if original is None:  # another PyTorch version: nothing to watch
+        yield calls
+        return
+
+    def spy(*args, **kwargs):
+        calls.append("backward")
+        return original(*args, **kwargs)
+
+    ag._engine_run_backward = spy
+    try:
+        yield calls
+    finally:
+        ag._engine_run_backward = original
+
+
+def _watched(fn, spy: "_Spy", backward_calls: list | None = None):
+    """fn, run under the spy (and recording autograd backward passes into backward_calls)."""
+    def run(x):
+        with _no_backward() as calls, spy:
+            try:
+                return fn(x)
+            finally:
+                if backward_calls is not None:
+                    backward_calls.extend(calls)
+    return run
+
+
+def _call_without(c: Checker, fn, x, *, desc: str, hint: str, forbid: set[str] = frozenset(),
+                  autograd: bool = True):
+    """Call fn(x) while watching for forbidden functions and (if not allowed) autograd."""
+    spy = _Spy(set(forbid))
+    backward_calls: list[str] = []
+    out = c.call(_watched(fn, spy, backward_calls), x, desc=desc, hint=hint)
+    if spy.used:
+        c.fail(f"your code called a built-in ReLU ({spy.used[0]}: torch.relu, F.relu, x.relu() or "
+               "nn.ReLU), which this exercise rules out.", tried=desc,
+               hint="build it from comparisons and selections (torch.where, clamp, maximum, ...).")
+    if backward_calls and not autograd:
+        c.fail("your code used autograd (torch.autograd.grad or .backward()), which this exercise "
+               "rules out.", tried=desc,
+               hint="compute the derivative from x directly, e.g. with a comparison.")
+    return out
 
 
 def _nan_may_be(got, x: torch.Tensor, expected: torch.Tensor, allowed: tuple[float, ...]) -> torch.Tensor:
-    """Where x is NaN, accept any of ``allowed`` (or NaN) in place of the expected value."""
+    """Where x is NaN, accept NaN or any of ``allowed`` in place of the expected value."""
     if not isinstance(got, torch.Tensor) or got.shape != expected.shape or got.device != expected.device:
         return expected
-    ok = torch.zeros_like(x, dtype=torch.bool)
-    g = got.detach().to(expected.dtype)
+    if not (expected.is_floating_point() and got.dtype == expected.dtype):
+        return expected
+    g = got.detach()
+    ok = torch.isnan(g)
     for v in allowed:
         ok |= g == v
     return torch.where(torch.isnan(x) & ok, g, expected)
@@ -91,6 +189,7 @@ def _nan_may_be(got, x: torch.Tensor, expected: torch.Tensor, allowed: tuple[flo
 # --------------------------------------------------------------------------------------------
 
 RELU_HINT = "ReLU(x) = max(0, x) elementwise: e.g. torch.where(x > 0, x, 0) or x.clamp(min=0)."
+RELU_NAMES = {"relu", "relu_"}  # torch.relu, F.relu, x.relu(), nn.ReLU, torch.ops.aten.relu, ...
 
 
 def _relu_cases():
@@ -107,6 +206,9 @@ def _relu_cases():
         (torch.tensor([-1.5, -0.0, 0.0, 0.25, 3.0], dtype=torch.bfloat16),
          "relu(torch.tensor([-1.5, -0.0, 0.0, 0.25, 3.0], dtype=torch.bfloat16))"),
         (torch.randn(3, 100_000, generator=g), "relu(torch.randn(3, 100_000))"),
+        (torch.tensor([-3, 0, 2, -128, 127], dtype=torch.int16),
+         "relu(torch.tensor([-3, 0, 2, -128, 127], dtype=torch.int16))"),
+        (torch.tensor([-(2**40), -1, 0, 1, 2**40]), "relu(torch.tensor([-2**40, -1, 0, 1, 2**40]))  # int64"),
     ]
 
 
@@ -114,19 +216,19 @@ def _relu_cases():
 def check_relu(c: Checker, relu) -> None:
     c.require_callable(relu, "relu")
     for x, desc in _relu_cases():
-        out = c.call(relu, x, desc=desc, hint=RELU_HINT)
+        out = _call_without(c, relu, x, desc=desc, hint=RELU_HINT, forbid=RELU_NAMES)
         expected = _nan_may_be(out, x, reference_relu(x), allowed=(0.0,))
         hint = RELU_HINT
         if x.isinf().any():
             hint = ("ReLU(-inf) is 0 and ReLU(inf) is inf. Note that x * (x > 0) gives -inf * 0 = nan: "
                     "select values (torch.where, clamp) instead of multiplying by a mask.")
         c.expect_array(out, expected, desc=desc, rtol=0, atol=0, hint=hint)
-    _check_meta(c, relu, "relu", RELU_HINT)
+    _check_device(c, relu, "relu", forbid=RELU_NAMES)
 
     # autograd must be able to differentiate through the result
     x = torch.tensor([-2.0, -0.5, 0.5, 3.0], requires_grad=True)
     desc = "y = relu(torch.tensor([-2.0, -0.5, 0.5, 3.0], requires_grad=True)); y.sum().backward()"
-    out = c.call(relu, x, desc=desc, hint=RELU_HINT)
+    out = _call_without(c, relu, x, desc=desc, hint=RELU_HINT, forbid=RELU_NAMES)
     grad_hint = ("build the result from torch operations on x itself (no .detach(), .numpy(), torch.tensor(...) "
                  "or in-place writes), so that autograd can follow it.")
     c.expect(isinstance(out, torch.Tensor) and out.requires_grad,
@@ -148,6 +250,19 @@ DERIV_HINT = ("ReLU'(x) is 1 where x > 0 and 0 where x < 0; at exactly 0 PyTorch
 ZERO_HINT = "at x = 0 (and -0.0) PyTorch's convention is 0: use x > 0, not x >= 0. " + DERIV_HINT
 
 
+def _deriv_hint(x: torch.Tensor, out) -> str:
+    """Say 'the value at 0' only when the result is wrong exactly there."""
+    if isinstance(out, torch.Tensor) and out.shape == x.shape and not out.is_meta:
+        want = reference_relu_derivative(x)
+        try:
+            wrong = (out.detach().to(torch.float64) != want.to(torch.float64)) & ~torch.isnan(x)
+        except (RuntimeError, TypeError):
+            return DERIV_HINT
+        if wrong.any() and bool((x[wrong] == 0).all()):
+            return ZERO_HINT
+    return DERIV_HINT
+
+
 @exercise("2.2", "ReLU's derivative, with PyTorch's convention at 0")
 def check_relu_derivative(c: Checker, relu_derivative) -> None:
     c.require_callable(relu_derivative, "relu_derivative")
@@ -157,8 +272,8 @@ def check_relu_derivative(c: Checker, relu_derivative) -> None:
     t = x.clone().requires_grad_(True)
     (autograd,) = torch.autograd.grad(torch.relu(t).sum(), t)
     desc = "relu_derivative(torch.linspace(-2, 2, 9, dtype=torch.float64)), compared with PyTorch autograd"
-    out = c.call(relu_derivative, x, desc=desc, hint=DERIV_HINT)
-    c.expect_array(out, autograd, desc=desc, rtol=0, atol=0, hint=ZERO_HINT)
+    out = _call_without(c, relu_derivative, x, desc=desc, hint=DERIV_HINT, autograd=False)
+    c.expect_array(out, autograd, desc=desc, rtol=0, atol=0, hint=_deriv_hint(x, out))
 
     # 2. edge cases
     cases = [
@@ -173,13 +288,10 @@ def check_relu_derivative(c: Checker, relu_derivative) -> None:
          "relu_derivative(torch.randn(50, 200))"),
     ]
     for x, desc in cases:
-        out = c.call(relu_derivative, x, desc=desc, hint=DERIV_HINT)
+        out = _call_without(c, relu_derivative, x, desc=desc, hint=DERIV_HINT, autograd=False)
         expected = _nan_may_be(out, x, reference_relu_derivative(x), allowed=(0.0, 1.0))
-        hint = DERIV_HINT
-        if (x == 0).any():
-            hint = ZERO_HINT
-        c.expect_array(out, expected, desc=desc, rtol=0, atol=0, hint=hint)
-    _check_meta(c, relu_derivative, "relu_derivative", DERIV_HINT)
+        c.expect_array(out, expected, desc=desc, rtol=0, atol=0, hint=_deriv_hint(x, out))
+    _check_device(c, relu_derivative, "relu_derivative")
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,78 +332,136 @@ def check_softplus(c: Checker, softplus) -> None:
         out = c.call(softplus, x, desc=desc, hint=hint or SOFTPLUS_HINT)
         c.expect_array(out, reference_softplus(x), desc=desc, rtol=rtol, atol=atol,
                        hint=hint or "softplus(x) = log(1 + e^x), elementwise, in x's dtype.")
-    _check_meta(c, softplus, "softplus", SOFTPLUS_HINT)
+    _check_device(c, softplus, "softplus")
+
+
 
 
 # --------------------------------------------------------------------------------------------
-# 2.4 Nair & Hinton's sum of shifted sigmoids against softplus
+# 2.4 Predict, then measure: ReLU'(0) depends on how ReLU is written
 # --------------------------------------------------------------------------------------------
 
-SUM_HINT = ("on x = torch.linspace(lo, hi, 2001, dtype=torch.float64), compute "
-            "S(x) = sigmoid(x - 0.5) + sigmoid(x - 1.5) + ... + sigmoid(x - N + 0.5) and return "
-            "the largest |S(x) - softplus(x)| as a Python float.")
+#: Six ways to write ReLU; the exercise asks for autograd's derivative of each at x = 0.
+RELU_FORMS = {
+    "relu": lambda x: torch.relu(x),
+    "clamp": lambda x: x.clamp(min=0),
+    "maximum": lambda x: torch.maximum(x, torch.zeros_like(x)),
+    "where": lambda x: torch.where(x >= 0, x, 0.0),
+    "average": lambda x: (x + x.abs()) / 2,
+    "mask": lambda x: x * (x > 0),
+}
+
+#: Functions the measurement is tried on: (function, how it is shown).
+_UNSEEN_FORMS = [
+    (lambda x: 3 * x.clamp(min=0), "lambda x: 3 * x.clamp(min=0)"),
+    (lambda x: F.leaky_relu(x, 0.1), "lambda x: F.leaky_relu(x, 0.1)"),
+    (F.softplus, "F.softplus"),
+    (lambda x: torch.where(x > 0, x, -2 * x), "lambda x: torch.where(x > 0, x, -2 * x)"),
+    (lambda x: x * x + x - 1, "lambda x: x * x + x - 1  # smooth: f'(0) = 1"),
+    (lambda x: torch.sin(3 * x), "lambda x: torch.sin(3 * x)  # f'(0) = 3"),
+    (lambda x: F.hardtanh(x, 0.0, 6.0), "lambda x: F.hardtanh(x, 0.0, 6.0)  # ReLU6"),
+]
+
+FORM_EXPLANATIONS = {
+    "relu": "torch.relu's backward passes the gradient only where the output is > 0: 0 at x = 0.",
+    "clamp": "clamp(min=0) passes the gradient where x >= min, so at x = 0 it is 1 (Bertoin et al. 2021).",
+    "maximum": "torch.maximum splits the gradient equally between tied inputs: 0.5 at x = 0.",
+    "where": "torch.where(x >= 0, x, 0.0) selects x itself at x = 0, so the gradient is 1.",
+    "average": "d|x|/dx is 0 at x = 0 in PyTorch, so (x + |x|)/2 has derivative (1 + 0)/2 = 0.5.",
+    "mask": "d/dx [x * (x > 0)] = (x > 0) + x * 0 (a comparison has no gradient): 0 at x = 0.",
+}
+
+MEASURE_HINT = ("make x = torch.tensor(0.0, requires_grad=True), compute y = f(x), take "
+                "torch.autograd.grad(y, x) (or y.backward() and x.grad) and return it as a float.")
 
 
-@exercise("2.4", "How close is the sum of shifted sigmoids to softplus?")
-def check_stepped_sigmoid_error(c: Checker, stepped_sigmoid_error) -> None:
-    c.require_callable(stepped_sigmoid_error, "stepped_sigmoid_error")
-    for n, lo, hi in [(1, -5.0, 5.0), (5, -5.0, 5.0), (10, -5.0, 5.0), (3, -2.0, 2.0), (40, 0.0, 30.0),
-                      (1000, -20.0, 50.0), (2, -1.0, -0.5)]:
-        desc = f"stepped_sigmoid_error({n}, {lo}, {hi})"
-        got = c.call(stepped_sigmoid_error, n, lo, hi, desc=desc, hint=SUM_HINT)
-        c.expect_number(got, reference_stepped_sigmoid_error(n, lo, hi), desc=desc, rtol=1e-6, atol=1e-12,
-                        hint=SUM_HINT)
+@exercise("2.4", "Predict, then measure: ReLU'(0) depends on how ReLU is written")
+def check_derivative_at_zero(c: Checker, derivative_at_zero, predictions) -> None:
+    c.require_callable(derivative_at_zero, "derivative_at_zero")
+    # 1. the measurement, on functions the learner has not seen
+    for f, shown in _UNSEEN_FORMS:
+        desc = f"derivative_at_zero({shown})"
+        want = reference_derivative_at_zero(f)
+        got = c.call(derivative_at_zero, f, desc=desc, hint=MEASURE_HINT)
+        hint = MEASURE_HINT
+        if isinstance(got, (float, int)) and not isinstance(got, bool) and "smooth" not in shown \
+                and "sin" not in shown:
+            h = 1e-3
+            central = (float(f(torch.tensor(h))) - float(f(torch.tensor(-h)))) / (2 * h)
+            if math.isclose(got, central, rel_tol=1e-3, abs_tol=1e-6) and not math.isclose(got, want):
+                hint = ("that looks like a finite difference, which averages the slopes on both sides of "
+                        "the kink; the exercise asks what autograd returns.")
+        c.expect_number(got, want, desc=desc, rtol=1e-6, atol=1e-9, hint=hint)
+    # 2. the predictions, against the measurements
+    c.require_callable(predictions, "predictions")
+    predictions = c.call(predictions, desc="predictions()")
+    c.expect(isinstance(predictions, dict), f"predictions must be a dict, but it is {type(predictions).__name__}.",
+             tried="predictions()", got=describe(predictions),
+             hint="return {'relu': ..., 'clamp': ..., ...}, one number per form in RELU_FORMS.")
+    missing = [k for k in RELU_FORMS if k not in predictions]
+    extra = [k for k in predictions if k not in RELU_FORMS]
+    c.expect(not missing and not extra, "predictions must have exactly the keys of RELU_FORMS.",
+             tried="predictions()",
+             expected=repr(list(RELU_FORMS)), got=repr(list(predictions)),
+             hint=f"missing: {missing}; not a form: {extra}.")
+    for name, f in RELU_FORMS.items():
+        measured = reference_derivative_at_zero(f)
+        c.expect_number(predictions[name], measured,
+                        desc=f"predictions[{name!r}], against autograd's derivative of RELU_FORMS[{name!r}] "
+                             "at x = 0", rtol=1e-9, atol=1e-12, hint=FORM_EXPLANATIONS[name])
 
 
 # --------------------------------------------------------------------------------------------
-# 2.5 Counting linear pieces along a segment
+# 2.5 Design: depth buys linear pieces
 # --------------------------------------------------------------------------------------------
 
-REGIONS_HINT = ("sample the segment finely (e.g. 100,001 points a + t (b - a), t from 0 to 1), compute every "
-                "ReLU's activation pattern (pre-activation > 0) at each point, in all hidden layers, and count "
-                "1 + the number of times the pattern changes.")
+SAW_MAX_WIDTH, SAW_MAX_HIDDEN, SAW_PIECES = 2, 4, 16
+
+SAW_HINT = ("a layer of two ReLUs can compute the tent map t(u) = 2 relu(u) - 4 relu(u - 0.5), which "
+            "maps [0, 1] onto [0, 1] twice; composing k tents gives 2^k pieces.")
 
 
-def hidden_nets() -> list[tuple[nn.Sequential, torch.Tensor, torch.Tensor, str]]:
-    """The check's nets and segments: (net, a, b, description). Pieces are at least 1/1000 of the segment."""
-    cases = []
-    with torch.random.fork_rng():  # leave the learner's random state alone
-        _build_nets(cases)
-    return cases
+def _saw_structure_problem(net) -> str | None:
+    if not isinstance(net, nn.Sequential):
+        return f"make_sawtooth() returned {type(net).__name__}, not an nn.Sequential."
+    mods = list(net)
+    if not mods or len(mods) % 2 == 0:
+        return "the net must alternate nn.Linear and nn.ReLU, starting and ending with nn.Linear."
+    for i, m in enumerate(mods):
+        if i % 2 == 0 and type(m) is not nn.Linear:
+            return f"module {i} should be an nn.Linear, got {type(m).__name__}."
+        if i % 2 == 1 and type(m) is not nn.ReLU:
+            return f"module {i} should be nn.ReLU(), got {type(m).__name__}."
+    linears = mods[::2]
+    if linears[0].in_features != 1 or linears[-1].out_features != 1:
+        return "the net must map 1 input to 1 output."
+    for a, b in zip(linears[:-1], linears[1:]):
+        if a.out_features != b.in_features:
+            return "consecutive nn.Linear layers do not fit together."
+    widths = [m.out_features for m in linears[:-1]]
+    if len(widths) > SAW_MAX_HIDDEN:
+        return f"{len(widths)} hidden layers; at most {SAW_MAX_HIDDEN} are allowed."
+    if any(w > SAW_MAX_WIDTH for w in widths):
+        return f"hidden widths {widths}; at most {SAW_MAX_WIDTH} units per hidden layer are allowed."
+    if any(not torch.isfinite(p).all() for p in net.parameters()):
+        return "some weights are NaN or infinite."
+    return None
 
 
-def _build_nets(cases: list) -> None:
-    from relucourse.train import mlp
-
-    torch.manual_seed(20)
-    cases.append((mlp([2, 6, 1]), torch.tensor([-3.0, -2.0]), torch.tensor([3.0, 2.5]),
-                  "a net 2 -> 6 -> ReLU -> 1 (one hidden layer)"))
-    torch.manual_seed(23)
-    cases.append((mlp([2, 8, 8, 1]), torch.tensor([-3.0, 3.0]), torch.tensor([3.0, -3.0]),
-                  "a net 2 -> 8 -> ReLU -> 8 -> ReLU -> 1 (two hidden layers)"))
-    torch.manual_seed(44)
-    cases.append((mlp([2, 10, 10, 10, 1]), torch.tensor([-4.0, -1.0]), torch.tensor([4.0, 1.5]),
-                  "a net 2 -> 10 -> ReLU -> 10 -> ReLU -> 10 -> ReLU -> 1 (three hidden layers)"))
-    torch.manual_seed(25)
-    cases.append((mlp([1, 7, 5, 1]), torch.tensor([-3.0]), torch.tensor([3.0]),
-                  "a net with a 1-d input, 1 -> 7 -> ReLU -> 5 -> ReLU -> 1"))
-    torch.manual_seed(24)
-    net = mlp([2, 4, 1])
-    with torch.no_grad():  # every unit active on the whole segment: one affine piece
-        net[0].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.5]]))
-        net[0].bias.copy_(torch.tensor([10.0, 10.0, 10.0, 10.0]))
-    cases.append((net, torch.tensor([-1.0, -1.0]), torch.tensor([1.0, 1.0]),
-                  "a net 2 -> 4 -> ReLU -> 1 whose units are all active on the segment"))
-
-
-@exercise("2.5", "Counting linear pieces along a segment")
-def check_count_regions(c: Checker, count_regions) -> None:
-    c.require_callable(count_regions, "count_regions")
-    for net, a, b, what in hidden_nets():
-        desc = f"count_regions(net, a={describe(a)}, b={describe(b)}) for {what}"
-        got = c.call(count_regions, net, a, b, desc=desc, hint=REGIONS_HINT)
-        expected = reference_count_regions(net, a, b)
-        if isinstance(got, float) and not math.isfinite(got):
-            c.fail("expected a whole number of pieces.", tried=desc, expected=str(expected), got=repr(got),
-                   hint=REGIONS_HINT)
-        c.expect_number(got, expected, desc=desc, rtol=0, atol=0, hint=REGIONS_HINT)
+@exercise("2.5", "Design: depth buys linear pieces")
+def check_sawtooth(c: Checker, make_sawtooth) -> None:
+    c.require_callable(make_sawtooth, "make_sawtooth")
+    with torch.random.fork_rng():
+        net = c.call(make_sawtooth, desc="make_sawtooth()", hint=SAW_HINT)
+    problem = _saw_structure_problem(net)
+    c.expect(problem is None, "the network breaks the design rules.", tried="make_sawtooth()", got=problem,
+             hint=f"nn.Sequential(nn.Linear(1, w1), nn.ReLU(), ..., nn.Linear(wk, 1)) with at most "
+                  f"{SAW_MAX_HIDDEN} hidden layers of at most {SAW_MAX_WIDTH} units.")
+    pieces = reference_count_pieces(net)
+    hint = SAW_HINT
+    if pieces <= 1 + sum(m.out_features for m in list(net)[:-1:2]):
+        hint = (f"{pieces} pieces is no more than 1 + the number of ReLUs, which one hidden layer could "
+                "also give: make each layer fold the output of the previous one. " + SAW_HINT)
+    c.expect(pieces >= SAW_PIECES, "the function has too few linear pieces on [0, 1].",
+             tried="count the slope changes of make_sawtooth() on [0, 1] (65,537 points, float64)",
+             expected=f"at least {SAW_PIECES} pieces", got=f"{pieces} pieces", hint=hint)

@@ -11,7 +11,7 @@ from torch import nn
 
 from . import exercise
 from .core import Checker, describe, type_name
-from relucourse.measure import epochs_to_target, zero_fractions
+from .ch01 import _square_net, expect_prediction, reference_signal_gain
 
 # --------------------------------------------------------------------------------------------
 # 3.1 He initialisation from scratch
@@ -55,6 +55,21 @@ def _variance_diagnosis(ratio: float, fan_in: int, fan_out: int) -> str:
 @exercise("3.1", "He initialisation from scratch")
 def check_he_init(c: Checker, he_init_) -> None:
     c.require_callable(he_init_, "he_init_")
+    with torch.random.fork_rng():  # the check's seeds must not change the learner's random state
+        _check_he_init(c, he_init_)
+
+
+def _check_he_init(c: Checker, he_init_) -> None:
+    # two layers of the same shape, one after the other: their weights must differ
+    torch.manual_seed(77)
+    first, second = nn.Linear(30, 20), nn.Linear(30, 20)
+    desc = "he_init_(nn.Linear(30, 20)) on two layers, one after the other"
+    c.call(he_init_, first, desc=desc, hint=HE_HINT)
+    c.call(he_init_, second, desc=desc, hint=HE_HINT)
+    c.expect(not torch.equal(first.weight, second.weight),
+             "two layers initialised one after the other got identical weights.", tried=desc,
+             hint="draw from the global random generator as it is: calling torch.manual_seed inside "
+                  "he_init_ resets it, so every layer gets the same weights.")
     cases = [(256, 400, torch.float32, True), (50, 2000, torch.float32, True),
              (3000, 40, torch.float32, True), (3, 30000, torch.float64, True),
              (500, 200, torch.float32, False)]
@@ -151,6 +166,8 @@ def check_bandwidth(c: Checker, bandwidth_gbs) -> None:
         ((3 * 10**6, torch.bfloat16, 5e-4), {"reads": 2, "writes": 1}),
         ((12345, torch.float64, 3.5e-6), {"reads": 3, "writes": 2}),
         ((2**24, torch.uint8, 4e-4), {"reads": 1, "writes": 0}),
+        ((10**7, torch.int16, 2e-3), {}),
+        ((5 * 10**6, torch.int64, 0.01), {"reads": 2, "writes": 1}),
         ((0, torch.float32, 1e-3), {}),
     ]
     for args, kwargs in cases:
@@ -182,15 +199,24 @@ class FakeWorkload:
         self.durations = list(durations)
         self.calls = 0
         self.now = 1000.0
+        self.events: list[str] = []  # "c" for a clock reading, "f" for a call of fn
 
     def clock(self) -> float:
+        self.events.append("c")
         return self.now
 
     def fn(self):
         step = self.durations[self.calls] if self.calls < len(self.durations) else self.durations[-1]
         self.calls += 1
+        self.events.append("f")
         self.now += step
         return "result"
+
+    def timed_warmup(self, warmup: int) -> bool:
+        """True when the clock was read before the warm-up calls were over."""
+        if warmup == 0 or "c" not in self.events:
+            return False
+        return self.events.index("c") < [i for i, e in enumerate(self.events) if e == "f"][warmup - 1]
 
 
 def reference_time_it(fn, clock, warmup, repeats) -> float:
@@ -226,16 +252,20 @@ def check_time_it(c: Checker, time_it) -> None:
                  expected=f"{warmup + repeats} calls (warmup + repeats)", got=f"{work.calls} calls",
                  hint="call fn exactly warmup times without timing, then repeats times, timing each call.")
         hint = "time each call separately (clock() before and after), then return the median of those times."
-        if isinstance(got, (int, float, np.floating)) and not isinstance(got, bool):
+        if "c" not in work.events:
+            hint = ("your code never read the clock it was given: use the `clock` argument, not "
+                    "time.perf_counter() or time.time() (the check passes a fake clock).")
+        elif work.timed_warmup(warmup):
+            hint = ("your code read the clock during the warm-up calls: time only the `repeats` calls "
+                    "that come after them.")
+        elif work.events.count("c") == 2 and repeats > 1:
+            hint = ("your code read the clock only twice, around all the calls together: read it "
+                    "before and after EACH call, so that you can take the median.")
+        elif isinstance(got, (int, float, np.floating)) and not isinstance(got, bool):
             g = float(got)
             timed = durations[warmup:warmup + repeats]
-            if abs(g) < 1e-3 and expected > 1e-3:
-                hint = ("use the clock you are given (the `clock` argument), not time.perf_counter() or "
-                        "time.time(): the check passes a fake clock.")
-            elif math.isclose(g, statistics.mean(timed), rel_tol=1e-9) and not math.isclose(g, expected):
+            if math.isclose(g, statistics.mean(timed), rel_tol=1e-9) and not math.isclose(g, expected):
                 hint = "that is the mean; return the median, which one slow outlier cannot move."
-            elif math.isclose(g, statistics.median(durations[:warmup + repeats]), rel_tol=1e-9):
-                hint = "the warm-up calls must not be timed: only the `repeats` calls after them count."
             elif repeats % 2 == 0 and math.isclose(g, sorted(timed)[repeats // 2], rel_tol=1e-9):
                 hint = ("for an even number of timings the median is the mean of the two middle values "
                         "(statistics.median and np.median do this).")
@@ -245,168 +275,167 @@ def check_time_it(c: Checker, time_it) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# 3.4 Zero fractions with forward hooks
+# 3.4 Predict, then measure: the per-layer gain of a (leaky) ReLU network
 # --------------------------------------------------------------------------------------------
 
-class _TwoBranch(nn.Module):
-    """Two ReLU branches added together: a forward that is not a plain sequence of children."""
-
-    def __init__(self):
-        super().__init__()
-        self.a, self.b = nn.Linear(6, 12), nn.Linear(6, 12)
-        self.relu_a, self.relu_b = nn.ReLU(), nn.ReLU()
-        self.head = nn.Linear(12, 2)
-
-    def forward(self, x):
-        return self.head(self.relu_a(self.a(x)) + self.relu_b(self.b(x) - 0.5))
+def reference_predicted_gain(c: float, negative_slope: float) -> float:
+    """fan_in * Var(w) * E[phi'(z)^2] with z symmetric about 0: c * (1 + a^2) / 2."""
+    return c * (1 + negative_slope ** 2) / 2
 
 
-def _hidden_models():
-    """(model, X, description) for the zero-fraction check, built deterministically."""
-    g = torch.Generator().manual_seed(7)
-    models = []
-    torch.manual_seed(11)
-    m = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
-                      nn.Linear(16, 3))
-    models.append((m, torch.randn(200, 5, generator=g), "a 5-16-16-16-3 ReLU MLP on 200 random inputs"))
-
-    torch.manual_seed(12)
-    m = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Sequential(nn.Linear(8, 8), nn.ReLU()),
-                      nn.Linear(8, 8), nn.ReLU())
-    models.append((m, torch.randn(64, 4, generator=g),
-                   "a model with a Tanh (not counted), a ReLU inside a nested nn.Sequential, and a final ReLU"))
-
-    torch.manual_seed(13)
-    m = nn.Sequential(nn.Linear(3, 10), nn.ReLU(), nn.Linear(10, 10), nn.ReLU(), nn.Linear(10, 2))
-    with torch.no_grad():
-        m[0].bias.fill_(-100.0)   # every unit of the first layer is dead: 100 % zeros
-    models.append((m, torch.randn(50, 3, generator=g), "a model whose first ReLU layer is entirely dead"))
-
-    torch.manual_seed(14)
-    m = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 2))
-    with torch.no_grad():
-        m[0].weight.mul_(1e-12)
-        m[0].bias.zero_()
-    models.append((m, torch.randn(100, 4, generator=g),
-                   "a model whose positive activations are tiny (about 1e-12) but not zero"))
-
-    torch.manual_seed(15)
-    models.append((_TwoBranch(), torch.randn(80, 6, generator=g),
-                   "a model with two parallel ReLU branches whose outputs are added"))
-
-    torch.manual_seed(16)
-    models.append((nn.Sequential(nn.Linear(3, 4), nn.Sigmoid(), nn.Linear(4, 2)), torch.randn(10, 3, generator=g),
-                   "a model without any ReLU"))
-    return models
+#: (c, negative slope a, seed): leaky-ReLU nets 32 -> 256 (12 hidden layers) -> 3, zero biases.
+GAIN_CASES = [(2.0, 0.0, 31), (1 / 3, 0.0, 32), (1.0, 0.0, 33), (2.0, 0.5, 34), (1.0, -1.0, 35),
+              (0.5, 2.0, 36), (2.0, 0.2, 37)]
 
 
-def _as_list_of_numbers(value):
-    if isinstance(value, torch.Tensor):
-        return value.detach().double().flatten().tolist() if value.ndim <= 1 else None
-    if isinstance(value, np.ndarray):
-        return value.astype(float).flatten().tolist() if value.ndim <= 1 else None
-    if isinstance(value, (list, tuple)):
-        out = []
-        for v in value:
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating, torch.Tensor)):
-                return None
-            if isinstance(v, torch.Tensor):
-                if v.numel() != 1:
-                    return None
-                v = v.item()
-            out.append(float(v))
-        return out
+def measured_leaky_gain(c: float, a: float, seed: int) -> float:
+    net = _square_net("relu", c, 256, 12, 32, seed)
+    for i, m in enumerate(net):
+        if isinstance(m, nn.ReLU):
+            net[i] = nn.LeakyReLU(a)
+    X = torch.randn(256, 32, generator=torch.Generator().manual_seed(seed + 100))
+    return reference_signal_gain(net, X)
+
+
+def _gain_hint(got: float, c: float, a: float) -> str:
+    base = ("The mean square of the backward signal is multiplied per layer by "
+            "fan_in * Var(w) * E[phi'(z)^2]; with z symmetric about 0, phi'(z) is 1 on half of the "
+            "units and the negative slope on the other half.")
+    if math.isclose(got, c * (1 + a) / 2, rel_tol=1e-6) and a not in (0.0, 1.0):
+        return "square the derivative: phi'(z)^2 is a^2 (not a) where z < 0. " + base
+    if math.isclose(got, c * (1 + a * a), rel_tol=1e-6):
+        return "only about half of the pre-activations are positive: E[phi'(z)^2] = (1 + a^2) / 2. " + base
+    if math.isclose(got, c / 2, rel_tol=1e-6) and a != 0:
+        return "the negative slope passes signal too: it contributes a^2 on the negative half. " + base
+    return base
+
+
+@exercise("3.4", "Predict, then measure: the per-layer gain of a ReLU network")
+def check_predicted_gain(c: Checker, predicted_gain) -> None:
+    c.require_callable(predicted_gain, "predicted_gain")
+    for value, a, seed in GAIN_CASES:
+        shown = "1/3" if math.isclose(value, 1 / 3) else repr(value)
+        measured = measured_leaky_gain(value, a, seed)
+        desc = (f"predicted_gain({shown}, {a!r}) against the gain measured on a net 32 -> 256 "
+                f"(12 hidden layers) -> 3, nn.LeakyReLU({a!r}), Var(w) = {shown} / fan_in, zero biases: "
+                f"{measured:.4g}")
+        got = c.call(predicted_gain, value, a, desc=desc)
+        hint = _gain_hint(float(got), value, a) if isinstance(got, (int, float)) and \
+            not isinstance(got, bool) else None
+        expect_prediction(c, got, measured, rtol=0.06, desc=desc, hint=hint)
+
+
+# --------------------------------------------------------------------------------------------
+# 3.5 Find the learning rate at which a deep ReLU network starts to diverge
+# --------------------------------------------------------------------------------------------
+
+EDGE_STEP = 1.05        # the promised resolution: the answer e must satisfy f(e / 1.05) False, f(e * 1.05) True
+EDGE_MAX_CALLS = 20
+
+
+def deep_relu_diverges(lr: float, steps: int = 20) -> bool:
+    """Full-batch gradient descent on a 10-layer He-initialised ReLU net (width 32, float64).
+
+    True when the loss becomes non-finite or exceeds 10 times its initial value within ``steps``
+    steps. Deterministic: fixed data and weights (its own generator), float64.
+    """
+    lr = float(lr)
+    gen = torch.Generator().manual_seed(1)
+    X = torch.randn(128, 16, generator=gen, dtype=torch.float64)
+    y = (X[:, :2].sum(1) > 0).long()
+    sizes = [16] + [32] * 10 + [2]
+    weights = [(torch.randn(b, a, generator=gen, dtype=torch.float64) * math.sqrt(2 / a)).requires_grad_()
+               for a, b in zip(sizes[:-1], sizes[1:])]
+    first = None
+    with torch.enable_grad():
+        for _ in range(steps):
+            h = X
+            for W in weights[:-1]:
+                h = torch.relu(h @ W.T)
+            loss = torch.nn.functional.cross_entropy(h @ weights[-1].T, y)
+            value = loss.item()
+            first = value if first is None else first
+            if not math.isfinite(value) or value > 10 * first:
+                return True
+            grads = torch.autograd.grad(loss, weights)
+            with torch.no_grad():
+                for W, g in zip(weights, grads):
+                    W.sub_(lr * g)
+    return False
+
+
+def reference_find_edge(diverges, lo: float, hi: float) -> float:
+    """Bisection on a log scale until hi / lo <= 1.05 (f(lo) False, f(hi) True); returns hi."""
+    while hi / lo > EDGE_STEP:
+        mid = math.sqrt(lo * hi)
+        if diverges(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+class _Threshold:
+    """A fake `diverges`: True from `edge` on; counts calls and refuses calls outside [lo, hi]."""
+
+    def __init__(self, edge: float, lo: float, hi: float):
+        self.edge, self.lo, self.hi, self.calls = edge, lo, hi, 0
+
+    def __call__(self, lr) -> bool:
+        self.calls += 1
+        lr = float(lr)
+        if not (self.lo * (1 - 1e-12) <= lr <= self.hi * (1 + 1e-12)):
+            raise ValueError(f"diverges({lr!r}) was asked outside [lo, hi] = [{self.lo!r}, {self.hi!r}]")
+        return lr >= self.edge
+
+
+def _edge_problem(got, lo: float, hi: float, diverges) -> str | None:
+    """None if got is a valid answer for the monotone predicate; else what is wrong."""
+    if isinstance(got, bool) or not isinstance(got, (int, float, np.integer, np.floating)):
+        return f"expected a number, got {type_name(got)} {describe(got)}"
+    e = float(got)
+    if not math.isfinite(e) or not (lo <= e <= hi):
+        return f"{e!r} is not a learning rate in [lo, hi] = [{lo!r}, {hi!r}]"
+    below, above = max(lo, e / EDGE_STEP), min(hi, e * EDGE_STEP)
+    if diverges(below):
+        return f"diverges({below:.6g}) is already True (that is {e!r} / 1.05): the edge is lower"
+    if not diverges(above):
+        return f"diverges({above:.6g}) is still False (that is {e!r} * 1.05): the edge is higher"
     return None
 
 
-def _hook_count(model: nn.Module) -> int:
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+EDGE_HINT = ("keep an interval [lo, hi] with diverges(lo) False and diverges(hi) True, and halve it "
+             "on a LOG scale (mid = sqrt(lo * hi)) until hi / lo <= 1.05; then return hi.")
 
 
-@exercise("3.4", "Fraction of zero activations, with forward hooks")
-def check_zero_fractions(c: Checker, zero_fractions_fn) -> None:
-    c.require_callable(zero_fractions_fn, "zero_fractions")
-    hint = ("register a forward hook on every nn.ReLU in model.modules(), run model(X) once, record "
-            "(output == 0).float().mean() per ReLU, then remove every hook with handle.remove().")
-    for model, X, story in _hidden_models():
-        desc = f"zero_fractions(model, X) with {story}"
-        expected = zero_fractions(model, X)
-        params = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        hooks_before = _hook_count(model)
-        got = c.call(zero_fractions_fn, model, X, desc=desc, hint=hint)
-
-        c.expect(_hook_count(model) == hooks_before, "your hooks are still attached to the model.", tried=desc,
-                 expected=f"{hooks_before} hooks after the call", got=f"{_hook_count(model)}",
-                 hint="keep the handle that register_forward_hook returns and call handle.remove() on each, "
-                      "ideally in a `finally:` block so they go even if the forward pass fails.")
-        c.expect(all(torch.equal(params[k], v) for k, v in model.state_dict().items()),
-                 "your code changed the model's parameters.", tried=desc,
-                 hint="only observe the activations; do not train or modify the model.")
-        values = _as_list_of_numbers(got)
-        if values is None:
-            c.fail(f"expected a list of numbers, one per nn.ReLU, but your code returned {type_name(got)}.",
-                   tried=desc, expected=repr([round(v, 4) for v in expected]), got=describe(got), hint=hint)
-        c.expect(len(values) == len(expected), "the list has the wrong length.", tried=desc,
-                 expected=f"{len(expected)} values, one per nn.ReLU module", got=f"{len(values)} values: {describe(got)}",
-                 hint="count only nn.ReLU modules (not Linear, Tanh or Sigmoid), each once, in the order "
-                      "of model.modules().")
-        close = [math.isclose(g, e, rel_tol=1e-6, abs_tol=1e-7) for g, e in zip(values, expected)]
-        if not all(close):
-            wrong_hint = hint
-            if all(math.isclose(g, 100 * e, rel_tol=1e-6, abs_tol=1e-5) for g, e in zip(values, expected)):
-                wrong_hint = "return fractions between 0 and 1, not percentages."
-            elif all(math.isclose(g, 1 - e, rel_tol=1e-6, abs_tol=1e-7) for g, e in zip(values, expected)):
-                wrong_hint = "that is the fraction of non-zero outputs; count the outputs that are exactly 0."
-            elif "tiny" in story:
-                wrong_hint = ("count outputs that are exactly 0 (output == 0): a small positive value is "
-                              "not a zero, so no tolerance such as torch.isclose or abs(...) < eps.")
-            c.fail("wrong fraction of zeros.", tried=desc, expected=repr([round(v, 6) for v in expected]),
-                   got=repr([round(v, 6) for v in values]), hint=wrong_hint)
-        c.ok()
-
-
-# --------------------------------------------------------------------------------------------
-# 3.5 Epochs to a target
-# --------------------------------------------------------------------------------------------
-
-@exercise("3.5", "Epochs to reach a target")
-def check_epochs_to_target(c: Checker, epochs_to_target_fn) -> None:
-    c.require_callable(epochs_to_target_fn, "epochs_to_target")
-    cases = [
-        ([0.50, 0.71, 0.90, 0.96, 0.97], 0.95, "the target is first passed at the 4th epoch"),
-        ([0.97, 0.98], 0.95, "the target is passed after the very first epoch"),
-        ([0.1, 0.3, 0.5, 0.6], 0.95, "the target is never reached"),
-        ([0.2, 0.75, 0.8], 0.75, "a value exactly equal to the target"),
-        ([0.2, 0.91, 0.5, 0.95], 0.9, "the accuracy reaches the target, falls back, then rises again"),
-        ([], 0.5, "an empty history"),
-        (np.array([0.25, 0.5, 0.75, 1.0]), 0.6, "a NumPy array"),
-        ((0.3, 0.2, 0.9), 0.85, "a tuple"),
-        ([0.6, 0.7], 0.0, "a target of 0"),
-    ]
-    for history, target, story in cases:
-        shown = describe(history) if not isinstance(history, list) else repr(history)
-        desc = f"epochs_to_target({shown}, {target})  # {story}"
-        before = list(history)
-        got = c.call(epochs_to_target_fn, history, target, desc=desc)
-        c.expect(list(history) == before, "your code modified the history it was given.", tried=desc,
-                 expected=repr(before), got=repr(list(history)),
-                 hint="do not sort, pop from or append to the history: only read it.")
-        expected = epochs_to_target(history, target)
-        if expected is None:
-            c.expect(got is None, "the target is never reached, so the answer must be None.", tried=desc,
-                     expected="None", got=describe(got),
-                     hint="return None when no epoch reaches the target (not 0, -1 or the number of epochs).")
-            continue
-        integral = (isinstance(got, (int, np.integer)) and not isinstance(got, (bool, np.bool_)))
-        if not integral:
-            c.fail(f"expected an int (an epoch number), but your code returned {type_name(got)}.", tried=desc,
-                   expected=repr(expected), got=describe(got),
-                   hint="return the epoch number as an int, e.g. 4, or None if the target is never reached.")
-        hint = "the first epoch whose value is >= target, counting epochs from 1."
-        if int(got) == expected - 1:
-            hint = "epochs are counted from 1: the first entry of the history is epoch 1, not epoch 0."
-        elif "exactly" in story:
-            hint = "reaching the target counts: use >=, not >."
-        elif int(got) in [i for i, v in enumerate(history, start=1) if v >= target]:
-            hint = "return the FIRST epoch that reaches the target, not the last one or the best one."
-        c.expect(int(got) == expected, "wrong epoch.", tried=desc, expected=repr(expected), got=repr(got), hint=hint)
+@exercise("3.5", "Find the learning rate at which a deep ReLU network diverges", time_limit_s=20.0)
+def check_find_edge(c: Checker, find_edge) -> None:
+    c.require_callable(find_edge, "find_edge")
+    fakes = [(0.37, 0.01, 10.0), (3e-6, 1e-6, 10.0), (0.0105, 0.01, 10.0), (9.8, 0.01, 10.0),
+             (2.0, 1.0, 2.1), (0.9, 0.5, 1.0)]
+    for edge, lo, hi in fakes:
+        fake = _Threshold(edge, lo, hi)
+        desc = (f"find_edge(diverges, {lo!r}, {hi!r}) with a stand-in `diverges` that is True exactly "
+                f"from lr = {edge!r} on")
+        got = c.call(find_edge, fake, lo, hi, desc=desc, hint=EDGE_HINT,
+                     raise_hint=lambda err: ("your code evaluated diverges outside [lo, hi]: stay "
+                                             "inside the interval." if "outside [lo, hi]" in str(err)
+                                             else None))
+        calls = fake.calls
+        c.expect(calls <= EDGE_MAX_CALLS, f"your code called diverges {calls} times.", tried=desc,
+                 expected=f"at most {EDGE_MAX_CALLS} calls (each one trains a network)", got=f"{calls} calls",
+                 hint=EDGE_HINT if calls > 2 * EDGE_MAX_CALLS or hi / lo < 1e3 else
+                 "halving [lo, hi] by its arithmetic midpoint needs many steps when the edge is far "
+                 "below hi: bisect on a log scale, mid = sqrt(lo * hi).")
+        problem = _edge_problem(got, lo, hi, _Threshold(edge, lo, hi))
+        c.expect(problem is None, "the answer is not within 5 % of the edge.", tried=desc,
+                 expected=f"e with diverges(e / 1.05) False and diverges(e * 1.05) True (the edge is {edge!r})",
+                 got=problem, hint=EDGE_HINT)
+    # the real network
+    desc = ("find_edge(deep_relu_diverges, 0.01, 10.0): a 10-layer He-initialised ReLU net, "
+            "full-batch gradient descent")
+    got = c.call(find_edge, deep_relu_diverges, 0.01, 10.0, desc=desc, hint=EDGE_HINT)
+    problem = _edge_problem(got, 0.01, 10.0, deep_relu_diverges)
+    c.expect(problem is None, "the answer is not within 5 % of the measured edge.", tried=desc,
+             expected="e with deep_relu_diverges(e / 1.05) False and deep_relu_diverges(e * 1.05) True",
+             got=problem, hint=EDGE_HINT)

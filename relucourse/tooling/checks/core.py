@@ -187,10 +187,15 @@ class Checker:
         self.ok()
 
     def call(self, fn: Callable, *args, desc: str, hint: str | None = None,
-             expected: Any = None, allow_warnings: bool = False, **kwargs) -> Any:
+             expected: Any = None, allow_warnings: bool = False,
+             warning_hint: Callable[[str], str | None] | None = None,
+             raise_hint: Callable[[Exception], str | None] | None = None, **kwargs) -> Any:
         """Call ``fn(*args, **kwargs)`` safely; ``desc`` is how the call is shown to the learner.
 
         ``expected`` (the reference result, optional) is shown when the call itself goes wrong.
+        ``warning_hint(message)`` and ``raise_hint(error)``, when given, choose the hint from what
+        actually happened (a hint names a cause only when the check has established it); they
+        fall back to ``hint`` when they return None.
         """
         want = None if expected is None else describe(expected)
         snapshots = [_snapshot(a) for a in args]
@@ -212,12 +217,12 @@ class Checker:
                     ) from None
                 self._raised(err, desc, want, hint)
             except Exception as err:  # the learner's code may raise anything
-                self._raised(err, desc, want, hint)
+                self._raised(err, desc, want, (raise_hint and raise_hint(err)) or hint)
         problems = [w for w in caught if issubclass(w.category, RuntimeWarning)]
         if problems and not allow_warnings:
             self.fail("your code emitted a warning.", tried=desc, expected=want and f"{want}, without a warning",
                       got=f"{describe(result)}, with RuntimeWarning: {_short(problems[0].message, 100)}",
-                      hint=hint)
+                      hint=(warning_hint and warning_hint(str(problems[0].message))) or hint)
         for arg, before in zip(args, snapshots):
             if before is not None and not _unchanged(before, arg):
                 self.fail("your code modified its input in place.", tried=desc,
@@ -282,6 +287,7 @@ class Checker:
                       expected=repr(expected), got=describe(got), hint=hint)
         if not (math.isclose(value, expected, rel_tol=rtol, abs_tol=atol)
                 or (math.isnan(value) and math.isnan(expected))):
-            self.fail("wrong value.", tried=desc, expected=repr(expected), got=repr(value), hint=hint)
+            shown = repr(int(value)) if isinstance(got, (int, np.integer)) else repr(value)
+            self.fail("wrong value.", tried=desc, expected=repr(expected), got=shown, hint=hint)
         self.ok()
         return value
