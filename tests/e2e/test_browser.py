@@ -191,7 +191,7 @@ INSPECT = r"""() => {
   r.broken_images = imgs.filter(i => !(i.complete && i.naturalWidth > 0))
     .map(i => i.getAttribute('src'));
   r.no_alt = imgs.filter(i => { const a = (i.getAttribute('alt') || '').trim();
-      return !a || /\.(png|jpe?g|svg|gif)$/i.test(a) || a.includes('/'); })
+      return !a || /\.(png|jpe?g|svg|gif)$/i.test(a) || (a.includes('/') && !a.includes(' ')); })
     .map(i => i.getAttribute('src'));
   return r;
 }"""
