@@ -199,7 +199,8 @@ class _Collector:
                 row.status = NOT_ATTEMPTED
             else:
                 row.status = FAILED
-                earlier = self.section_problem.get(exercise_id)
+                # a failing cell of this exercise's section, else one at the top (the imports)
+                earlier = self.section_problem.get(exercise_id) or self.section_problem.get(None)
                 if timed_out:
                     row.detail = (f"the check cell did not finish within {self.cell_timeout:g} s "
                                   "(the time limit per cell).")
@@ -235,9 +236,11 @@ def grade_notebook(path: Path, counted: bool, cell_timeout: float = CELL_TIMEOUT
     """Execute a copy of one notebook under nbval and collect one row per exercise."""
     result = NotebookResult(str(path), counted)
     start = time.perf_counter()
-    try:
+    try:  # as lenient as Jupyter: a schema detail (a cell id in an older minor version) is fine
         nb = nbformat.read(path, as_version=4)
-        nbformat.validate(nb)
+        if not isinstance(nb.get("cells"), list) or not all(
+                isinstance(c, dict) and "cell_type" in c and "source" in c for c in nb.cells):
+            raise ValueError("this file has no list of notebook cells")
     except Exception as err:  # empty, truncated, not JSON, not a notebook
         result.unreadable = f"{type(err).__name__}: {_one_line(err, 160)}"
         if counted:
