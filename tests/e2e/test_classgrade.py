@@ -67,7 +67,7 @@ def test_a_class_of_20_is_graded_into_a_csv_and_a_summary(tmp_path):
     before = digests(subs)
     assert len(before) == 20
     result = subprocess.run([sys.executable, "-m", "relucourse.tooling.classgrade", str(subs), "--out", str(out),
-                             "--timeout", "20", "--jobs", "2"],
+                             "--timeout", "40", "--jobs", "2"],
                             capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert digests(subs) == before, "submissions must never be modified"
@@ -88,7 +88,7 @@ def test_a_class_of_20_is_graded_into_a_csv_and_a_summary(tmp_path):
         rows = by_learner[learner]
         assert len(rows) == N_CH1 and all(r["status"] == "not run" for r in rows), rows
         assert all("could not be read" in r["message"] for r in rows)
-    for learner, says in (("looper", "grading stopped after 20 s (the time bound per notebook)"),
+    for learner, says in (("looper", "grading stopped after 40 s (the time bound per notebook)"),
                           ("nocells", "no graded exercises in this notebook")):
         rows = by_learner[learner]
         assert len(rows) == N_CH1 and all(r["status"] == "not run" and says in r["message"] for r in rows)
@@ -102,4 +102,4 @@ def test_a_class_of_20_is_graded_into_a_csv_and_a_summary(tmp_path):
     line_11 = next(line for line in text.splitlines() if line.startswith("  1.1 "))
     assert line_11.split() == ["1.1", "4", "2", "4", "8"], line_11  # 4 solved, 2 wrong, 4 blank
     assert "      2 x your code emitted a warning." in text
-    assert "looper: 01_activation_basics.ipynb: grading stopped after 20 s" in text
+    assert "looper: 01_activation_basics.ipynb: grading stopped after 40 s" in text
