@@ -14,6 +14,18 @@ from torch import nn
 from .train import accuracy, mlp, train
 
 
+def forward_pass_with_hooks(model: nn.Module, X: torch.Tensor, modules, hook_for) -> None:
+    """Run ``model(X)`` without gradients with ``hook_for(i, module)`` as a forward hook on each
+    of ``modules``; the hooks are removed again afterwards, even if the forward pass fails."""
+    handles = [m.register_forward_hook(hook_for(i, m)) for i, m in enumerate(modules)]
+    try:
+        with torch.no_grad():
+            model(X)
+    finally:
+        for h in handles:
+            h.remove()
+
+
 def zero_fractions(model: nn.Module, X: torch.Tensor, kinds: tuple[type, ...] = (nn.ReLU,)) -> list[float]:
     """Fraction of exactly-zero outputs of every ``kinds`` module of ``model`` on input ``X``.
 
@@ -23,18 +35,12 @@ def zero_fractions(model: nn.Module, X: torch.Tensor, kinds: tuple[type, ...] = 
     fractions: dict[int, float] = {}
     modules = [m for m in model.modules() if isinstance(m, kinds)]
 
-    def hook_for(i):
+    def hook_for(i, module):
         def hook(module, inputs, output):
             fractions[i] = (output == 0).float().mean().item()
         return hook
 
-    handles = [m.register_forward_hook(hook_for(i)) for i, m in enumerate(modules)]
-    try:
-        with torch.no_grad():
-            model(X)
-    finally:
-        for h in handles:
-            h.remove()
+    forward_pass_with_hooks(model, X, modules, hook_for)
     return [fractions[i] for i in range(len(modules))]
 
 
@@ -50,13 +56,8 @@ def saturated_fraction(model: nn.Module, X: torch.Tensor, threshold: float = 0.9
         counts[0] += int((output.abs() > threshold).sum())
         counts[1] += output.numel()
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Tanh)]
-    try:
-        with torch.no_grad():
-            model(X)
-    finally:
-        for h in handles:
-            h.remove()
+    tanhs = [m for m in model.modules() if isinstance(m, nn.Tanh)]
+    forward_pass_with_hooks(model, X, tanhs, lambda i, m: hook)
     return counts[0] / counts[1] if counts[1] else float("nan")
 
 

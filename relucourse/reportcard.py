@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from . import bench
 from .data import digits
-from .measure import epochs_to_target
+from .measure import epochs_to_target, forward_pass_with_hooks
 from .train import ACTIVATIONS, init_linear_, train
 
 
@@ -165,13 +165,7 @@ def dead_fraction(model: nn.Sequential, X: torch.Tensor) -> float:
     def keep(module, args, output):
         inputs.append(args[0].detach())
 
-    handles = [m.register_forward_hook(keep) for m in acts]
-    try:
-        with torch.no_grad():
-            model(X)
-    finally:
-        for h in handles:
-            h.remove()
+    forward_pass_with_hooks(model, X, acts, lambda i, m: keep)
     dead = total = 0
     for act, z in zip(acts, inputs):
         z = z.clone().requires_grad_(True)

@@ -75,3 +75,16 @@ def test_epochs_to_accuracy_passes_the_callback():
     epochs_to_accuracy("relu", 0.1, X, y, max_epochs=3, target=1.1,
                        callback=lambda epoch, model: seen.append(epoch))
     assert seen == [1, 2, 3]
+
+
+def test_forward_pass_with_hooks_removes_its_hooks_even_when_the_pass_fails():
+    from torch import nn
+    from relucourse.measure import forward_pass_with_hooks
+    seen = []
+    net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    forward_pass_with_hooks(net, torch.ones(4, 2), [net[1]],
+                            lambda i, m: lambda mod, inp, out: seen.append((i, tuple(out.shape))))
+    assert seen == [(0, (4, 3))] and not net[1]._forward_hooks
+    with pytest.raises(RuntimeError):
+        forward_pass_with_hooks(net, torch.ones(4, 5), [net[1]], lambda i, m: lambda *a: None)
+    assert not net[1]._forward_hooks
