@@ -167,10 +167,14 @@ def grade_folder(submission: Path, config: dict, timeout: float | None = None) -
     start = time.perf_counter()
     timeout = float(timeout or config["notebook_timeout_s"])
     course, wanted = config["course_notebooks"], config["notebooks"]
-    found = find_submissions(submission, set(course)) if submission.is_dir() else []
-    others = sorted(p.relative_to(submission).as_posix() for p in submission.rglob("*")
-                    if p.is_file() and p.suffix != ".ipynb" and ".ipynb_checkpoints" not in p.parts) \
+
+    def hidden(path: Path) -> bool:  # .ipynb_checkpoints, a Mac zip's __MACOSX/ and ._ files
+        return any(p.startswith((".", "__MACOSX")) for p in path.relative_to(submission).parts)
+
+    found = [s for s in find_submissions(submission, set(course)) if not hidden(s.path)] \
         if submission.is_dir() else []
+    others = sorted(p.relative_to(submission).as_posix() for p in submission.rglob("*")
+                    if p.is_file() and p.suffix != ".ipynb" and not hidden(p)) if submission.is_dir() else []
     tests, summary, notes = [], [], []
     worker = Worker(config["cell_timeout_s"])
     try:
@@ -207,8 +211,9 @@ def grade_folder(submission: Path, config: dict, timeout: float | None = None) -
                 elif status == NOT_RUN and res.note and res.note not in message:
                     message = f"{message} ({res.note})" if message else res.note
                 tests.append(_test(i, config, status, message, name))
-            for i, (status, message) in sorted(rows.items(), key=lambda kv: _sort_key(kv[0])):
-                tests.append(_test(i, config, status, message, name))  # a check of another chapter
+            if rows:  # check cells copied from another notebook: graded there, not here
+                notes.append(f"{where}: checks of exercises from other notebooks were not counted "
+                             f"here: {', '.join(sorted(rows, key=_sort_key))}.")
             mine = [t for t in tests if t["tags"] == [name]]
             passed = sum(t["status"] == "passed" for t in mine)
             line = f"{where}: {passed} of {len(mine)} exercises passed (graded in {res.seconds:.1f} s)."
