@@ -216,7 +216,7 @@ def grade_folder(submission: Path, config: dict, timeout: float | None = None) -
                              f"here: {', '.join(sorted(rows, key=_sort_key))}.")
             mine = [t for t in tests if t["tags"] == [name]]
             passed = sum(t["status"] == "passed" for t in mine)
-            line = f"{where}: {passed} of {len(mine)} exercises passed (graded in {res.seconds:.1f} s)."
+            line = f"{where}: {passed} of {len(mine)} exercises passed in {res.seconds:.0f} s."
             if res.note and any(r[1] != NOT_RUN for r in res.rows):
                 line += f" Note: {res.note}"
             elif res.note:

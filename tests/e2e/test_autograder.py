@@ -142,7 +142,8 @@ def test_the_zip_is_in_gradescopes_layout_and_setup_installs_the_pinned_cpu_envi
     assert "@" not in setup.replace("$@", ""), "a template placeholder was left in setup.sh"
     kept = {line.split("==")[0] for line in requirements.splitlines() if line and not line.startswith("#")}
     assert {"torch", "nbval", "pytest", "ipykernel", "nbformat", "nbclient", "numpy"} <= kept
-    assert not kept & {"jupyter-book", "playwright", "notebook", "django-static-mathjax", "-e ."}
+    assert not kept & {"jupyter-book", "playwright", "notebook", "django-static-mathjax", "pytest-xdist",
+                       "jsonschema", "-e ."}
 
 
 def test_a_solved_notebook_scores_every_point(zip_path, blank_text, tmp_path):
