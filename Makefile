@@ -16,7 +16,7 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 NOTEBOOK_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root) \
 	$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: help install book test grade grade-class notebook exercises execute clean distclean
+.PHONY: help install book test grade grade-class notebook exercises execute mutants clean distclean
 
 help:
 	@echo "make book       build the book into _build/html (executes the lessons)"
@@ -26,6 +26,7 @@ help:
 	@echo "make notebook   open Jupyter in this folder, to run the lessons and do the exercises"
 	@echo "make exercises  regenerate exercises/ from solutions/ (course authors)"
 	@echo "make execute    re-run chapters/ and solutions/ in place, storing outputs (course authors)"
+	@echo "make mutants    mutation-test the solutions against their checks, kill rate per exercise (CHAPTERS=\"1 2\")"
 	@echo "make clean      remove the built book (_build)"
 	@echo "make distclean  also remove the environment (.venv), e.g. to rebuild it with another Python"
 
@@ -49,6 +50,11 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Course authors: mutate every reference solution and run its check on each mutant; a survivor must be
+# killed by a stronger check or listed as equivalent, with the reason, in tests/mutants.json.
+mutants: $(STAMP)
+	nice -n 10 $(BIN)/python -m relucourse.tooling.mutants --survivors $(if $(CHAPTERS),--chapters $(CHAPTERS))
 
 grade: $(STAMP)
 	$(BIN)/python -m relucourse.tooling.grading exercises

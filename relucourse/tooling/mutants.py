@@ -54,8 +54,8 @@ _SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_
 
 #: Tensor methods whose in-place twin (name + "_") the ``inplace`` mutation uses.
 _INPLACE = {"clamp", "add", "sub", "mul", "div", "abs", "exp", "neg", "sigmoid", "tanh", "relu", "pow",
-            "log1p", "log", "sqrt", "masked_fill", "fill", "zero", "copy", "where", "sign", "square",
-            "normal", "uniform", "t", "clamp_min", "clamp_max", "sum"}
+            "log1p", "log", "sqrt", "masked_fill", "sign", "square",
+            "normal", "uniform", "t", "clamp_min", "clamp_max"}
 _MODULES = {"torch", "np", "numpy", "F", "nn", "math", "random"}
 _CASTS = {"to", "astype", "double", "float", "half", "type"}
 _COPIES = {"clone", "copy", "detach"}
@@ -306,8 +306,11 @@ def _cast(value):
     if isinstance(value, np.ndarray) and value.dtype.kind == "f":
         return value.astype(np.float32 if value.dtype == np.float64 else np.float64)
     if isinstance(value, float):
-        import numpy as np
         return float(np.float32(value))
+    if isinstance(value, (tuple, list)):
+        return type(value)(_cast(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _cast(v) for k, v in value.items()}
     return value
 
 
@@ -353,7 +356,10 @@ def run_mutant(namespace: dict, cells: list[str], check_source: str, timeout: fl
 
 def run_notebook(notebook: Path, *, exercise: str | None = None, only: set[str] | None = None,
                  timeout: float = 60.0, progress=None) -> dict[str, dict]:
-    """{exercise id: {"generated", "killed", "survived": [ids], "seconds"}} for one notebook."""
+    """{exercise id: {"generated", "killed", "survived": [ids], "seconds", "outcomes"}} for one notebook.
+
+    ``only``: run just these mutants, named "exercise id + space + mutant id" ("1.5 const L3.12: 0 -> 1").
+    """
     import matplotlib
     matplotlib.use("Agg")
     import torch
@@ -377,7 +383,7 @@ def run_notebook(notebook: Path, *, exercise: str | None = None, only: set[str] 
             started = time.monotonic()
             survived, killed, outcomes = [], 0, {}
             for m in ex.mutants:
-                if only is not None and m.id not in only:
+                if only is not None and f"{ex.id} {m.id}" not in only:
                     continue
                 cells = [m.source if j == m.cell else sources[j] for j in ex.solution_cells]
                 outcome = run_mutant(namespace, cells, sources[ex.check_cell], timeout)
