@@ -424,9 +424,13 @@ def _grad_norm_mistake(got: list[float], model: torch.nn.Module, X: torch.Tensor
         return "your loss is summed over the batch: use the mean, F.cross_entropy(model(X), y)."
     if _close(got, [w * w for w in weights]):
         return "these are squared norms: use .norm() (the square root of the sum of squares)."
-    if len(got) < len(weights):
-        return ("some nn.Linear layers are missing: look inside nested blocks too, "
-                "with model.modules() rather than model.children().")
+    top_level = sum(isinstance(m, nn.Linear) for m in model.children())
+    if len(got) == top_level < len(weights):
+        return ("the nn.Linear layers inside nested blocks are missing: use model.modules(), "
+                "which looks inside them, rather than model.children().")
+    if len(got) != len(weights):
+        return (f"the model has {_count(len(weights), 'nn.Linear layer')} and your list has "
+                f"{_count(len(got), 'value')}: return one norm per nn.Linear layer.")
     return ("compute loss = F.cross_entropy(model(X), y), call loss.backward(), then take "
             "m.weight.grad.norm() for each nn.Linear m in model.modules().")
 
@@ -460,7 +464,7 @@ def check_layer_grad_norms(c: Checker, layer_grad_norms) -> None:
                           "no .eval(), .train() or dtype changes on the caller's model.")
             values = _as_floats(got)
             c.expect(values is not None, "expected a list of numbers, one per nn.Linear layer.", tried=tried,
-                     expected=f"a list of {len(expected)} floats", got=f"{type_name(got)} {describe(got)}",
+                     expected=f"a list of {_count(len(expected), 'float')}", got=f"{type_name(got)} {describe(got)}",
                      hint="return [m.weight.grad.norm().item() for m in the model's nn.Linear layers].")
             if not _close(values, expected):
                 if attempt == "fresh" or len(values) != len(expected):
@@ -469,7 +473,7 @@ def check_layer_grad_norms(c: Checker, layer_grad_norms) -> None:
                     hint = ("loss.backward() ADDS to whatever .grad already holds: clear the gradients "
                             "(model.zero_grad()) before the backward pass.")
                 c.fail("wrong gradient norms." if len(values) == len(expected) else
-                       f"expected {len(expected)} norms (one per nn.Linear layer), got {len(values)}.",
+                       f"expected {_count(len(expected), 'norm')} (one per nn.Linear layer), got {len(values)}.",
                        tried=tried, expected=_fmt(expected), got=_fmt(values), hint=hint)
             c.ok()
             leftover = [p for p, before in zip(model.parameters(), grads_before)
@@ -479,6 +483,10 @@ def check_layer_grad_norms(c: Checker, layer_grad_norms) -> None:
                      got=f"{len(leftover)} parameters hold a non-zero .grad after your function returned",
                      hint="call model.zero_grad() before returning (and before backward), so that "
                           "gradients do not pile up between calls.")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _fmt(values: list[float]) -> str:

@@ -107,6 +107,20 @@ def timed_call(fn: Callable, args: tuple, kwargs: dict, seconds: float) -> Any:
         return fn(*args, **kwargs)
 
 
+def dtype_hint(got: Any, want: Any) -> str:
+    """The hint for a result of the wrong dtype, chosen by what the dtype is (torch or NumPy dtypes)."""
+    g, w = str(got).replace("torch.", ""), str(want).replace("torch.", "")
+    if g == "bool":
+        return f"a comparison gives booleans: convert the result to the input's dtype ({w}), e.g. with .to(x.dtype)."
+    size = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
+    if g in size and w in size and size[g] > size[w]:
+        return (f"{w} came back as {g}: a constant or a conversion widened it. Keep the input's dtype "
+                "(e.g. build constants with dtype=x.dtype).")
+    if g in size and w in size and size[g] < size[w]:
+        return f"{w} came back as {g}, with less precision: do not convert the input to a narrower dtype."
+    return f"return the input's dtype ({w}), not {g}."
+
+
 def as_real(value: Any) -> float | None:
     """A single real number as a float, or None: Python and NumPy numbers, exact numbers such as
     ``fractions.Fraction`` (any ``numbers.Real``), and one-element tensors and arrays; not bools."""
@@ -299,7 +313,7 @@ class Checker:
         if check_dtype and got.dtype != expected.dtype:
             self.fail("the result has the wrong dtype.", tried=desc,
                       expected=f"dtype {expected.dtype}", got=f"dtype {got.dtype}",
-                      hint="keep the input's dtype: avoid constants or conversions that upcast it.")
+                      hint=dtype_hint(got.dtype, expected.dtype))
         if want_torch and got.device != expected.device:
             self.fail("the result is on the wrong device.", tried=desc,
                       expected=str(expected.device), got=str(got.device))
