@@ -903,3 +903,16 @@ def test_rule_1_7_accuracy():
 @breaks_rule("1.7", "time-limit")
 def test_rule_1_7_time_limit():
     rejects_in_time("1.7", slow(lambda: (centred_net(), 0.05)))
+
+
+def test_1_x_accepts_correct_answers_that_warn_where_the_statement_allows_warnings():
+    """Only 1.1 and 1.2 forbid warnings; elsewhere a RuntimeWarning from a correct call is no failure."""
+    import warnings
+
+    def warns(fn):
+        def answer(*args):
+            warnings.warn("a library said something", RuntimeWarning)
+            return fn(*args)
+        return answer
+    passes("1.3", warns(reference_collapse))
+    passes("1.5", warns(reference_depth_needed))

@@ -560,3 +560,17 @@ def test_rule_2_5_piece_length():
 @breaks_rule("2.5", "time-limit")
 def test_rule_2_5_time_limit():
     rejects_in_time("2.5", slow(tent_net))
+
+
+def test_2_x_accepts_correct_answers_that_warn_where_the_statement_allows_warnings():
+    """Chapter 2's statements do not forbid warnings: a RuntimeWarning from a correct call is no failure."""
+    import warnings
+
+    def warns(fn):
+        def answer(*args):
+            warnings.warn("a library said something", RuntimeWarning)
+            return fn(*args)
+        return answer
+    passes("2.1", warns(good_relu))
+    passes("2.3", warns(good_softplus))
+    passes("2.4", warns(measure_grad), warns(lambda: dict(RIGHT)))
