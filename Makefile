@@ -28,6 +28,7 @@ help:
 	@echo "make notebook   open Jupyter in this folder, to run the lessons and do the exercises"
 	@echo "make exercises  regenerate exercises/ from solutions/ (course authors)"
 	@echo "make execute    re-run chapters/ and solutions/ in place, storing outputs and executed-on.json"
+	@echo "make mutants    mutation-test the solutions against their checks, kill rate per exercise (CHAPTERS=\"1 2\")"
 	@echo "make clean      remove the built book (_build)"
 	@echo "make distclean  also remove the environment (.venv), e.g. to rebuild it with another Python"
 
@@ -67,6 +68,11 @@ test-portable: $(STAMP)
 
 test-emulated: $(STAMP)
 	env ATEN_CPU_CAPABILITY=default $(NOTEBOOK_TESTS)
+
+# Course authors: mutate every reference solution and run its check on each mutant; a survivor must be
+# killed by a stronger check or listed as equivalent, with the reason, in tests/mutants.json.
+mutants: $(STAMP)
+	nice -n 10 $(BIN)/python -m relucourse.tooling.mutants --survivors $(if $(CHAPTERS),--chapters $(CHAPTERS))
 
 grade: $(STAMP)
 	$(BIN)/python -m relucourse.tooling.grading exercises
