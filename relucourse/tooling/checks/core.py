@@ -5,7 +5,9 @@ seen and compares the results with a reference. It talks to the learner in plain
 
 * success prints exactly one deterministic line, ``Exercise 2.1 passed: 7/7 checks``;
 * a wrong answer raises :class:`ExerciseFailed` whose message names the input that was tried, what
-  was expected, what came back, and a hint;
+  was expected, what came back, and a hint; when the learner's code raised, it also names the line
+  of the learner's own code where the error arose (``Where: cell [7], line 5: h = h @ w``), never
+  the checker's or a library's;
 * an untouched stub raises :class:`ExerciseNotAttempted`.
 
 Both exceptions render in Jupyter as a short message, not a traceback wall
@@ -18,9 +20,14 @@ endless loops, in-place modification of inputs and warnings into learner-facing 
 from __future__ import annotations
 
 import contextlib
+import linecache
 import math
+import os
 import signal
+import sys
+import sysconfig
 import threading
+import time
 import warnings
 from typing import Any, Callable
 
@@ -64,7 +71,11 @@ class _TimeLimit(BaseException):
 
 @contextlib.contextmanager
 def time_limit(seconds: float):
-    """Interrupt the block after ``seconds`` (main thread only; elsewhere no limit applies)."""
+    """Interrupt the block after ``seconds`` (main thread only; elsewhere no limit applies).
+
+    Limits nest: an inner limit never outlives an outer one, and the outer one goes on counting
+    (with what is left of it) when the inner block ends.
+    """
     if seconds is None or threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -72,13 +83,74 @@ def time_limit(seconds: float):
     def _handler(signum, frame):
         raise _TimeLimit()
 
+    outer_left, _ = signal.getitimer(signal.ITIMER_REAL)
+    start = time.monotonic()
     previous = signal.signal(signal.SIGALRM, _handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer_left) if outer_left > 0 else seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_left > 0:  # give the outer limit back what is left of it (at least a moment)
+            signal.setitimer(signal.ITIMER_REAL, max(outer_left - (time.monotonic() - start), 1e-3))
+
+
+# --------------------------------------------------------------------------------------------
+# Where in the learner's own code an error arose
+# --------------------------------------------------------------------------------------------
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_LIBRARY_DIRS = tuple(sorted({os.path.abspath(p) + os.sep for p in (
+    sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths().get("stdlib", sys.prefix),
+    sysconfig.get_paths().get("purelib", sys.prefix), _PACKAGE_DIR) if p}))
+
+
+def _cell_name(filename: str) -> str | None:
+    """``"cell [7]"`` for the code of a notebook cell run as ``In [7]``, else None."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython else None
+    name = getattr(getattr(shell, "compile", None), "format_code_name", None)
+    try:
+        found = name(filename) if name else None
+    except Exception:
+        found = None
+    if found:
+        return "cell [" + found[1].removeprefix("In[").removesuffix("]") + "]"
+    if filename.startswith("<ipython-input-"):  # older IPython: <ipython-input-7-...>
+        return f"cell [{filename.split('-')[2]}]"
+    return None
+
+
+def _is_learners(filename: str) -> bool:
+    """True for code the learner wrote: a notebook cell or a file outside Python, its libraries
+    and this package."""
+    if _cell_name(filename):
+        return True
+    if filename.startswith("<"):  # <frozen ...>, <string>, <stdin>: not a line a learner can open
+        return False
+    return not os.path.abspath(filename).startswith(_LIBRARY_DIRS)
+
+
+def learner_line(error: BaseException) -> str | None:
+    """Where in the learner's own code ``error`` arose: ``cell [7], line 5: h = h @ w``.
+
+    The deepest frame of the traceback that is the learner's (a notebook cell or their own file),
+    so that the checker's frames and those of torch or NumPy never show; None when there is none.
+    """
+    found = None
+    tb = error.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if _is_learners(filename):
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None:
+        return None
+    filename, lineno = found
+    place = _cell_name(filename) or os.path.basename(filename)
+    text = _short(linecache.getline(filename, lineno).strip(), 80)
+    return f"{place}, line {lineno}" + (f": {text}" if text else "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,7 +230,7 @@ class Checker:
 
     # -- reporting ---------------------------------------------------------------------------
     def fail(self, problem: str, *, tried: str | None = None, expected: str | None = None,
-             got: str | None = None, hint: str | None = None) -> None:
+             got: str | None = None, where: str | None = None, hint: str | None = None) -> None:
         lines = [f"Exercise {self.exercise_id} failed check {self.passed + 1}: {problem}"]
         if tried is not None:
             lines.append(f"  Tried:    {tried}")
@@ -166,6 +238,8 @@ class Checker:
             lines.append(f"  Expected: {expected}")
         if got is not None:
             lines.append(f"  Got:      {got}")
+        if where is not None:
+            lines.append(f"  Where:    {where}")
         if hint:
             lines.append(f"  Hint: {hint}")
         raise ExerciseFailed(self.exercise_id, "\n".join(lines))
@@ -232,7 +306,7 @@ class Checker:
 
     def _raised(self, err: Exception, desc: str, want: str | None, hint: str | None) -> None:
         self.fail("your code raised an error.", tried=desc, expected=want,
-                  got=f"{type(err).__name__}: {_short(err, 200)}", hint=hint)
+                  got=f"{type(err).__name__}: {_short(err, 200)}", where=learner_line(err), hint=hint)
 
     # -- comparing results -------------------------------------------------------------------
     def expect_array(self, got: Any, expected: Any, *, desc: str, rtol: float = 1e-6,
