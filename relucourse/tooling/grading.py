@@ -10,6 +10,10 @@ exercise passed, failed (with the check's whole message: what was tried, expecte
 or is not attempted yet. Other cells that fail are reported under the exercise whose section they
 sit in, with the limit when a cell ran out of time.
 
+It grades the notebooks **as saved on disk**: what Jupyter shows but has not saved yet (it autosaves
+every two minutes) is not graded. The report says so at the top, and heads each notebook's block
+with the time the notebook was last saved.
+
 The report has one block per notebook. The course's own notebooks (the names in ``solutions/``)
 make the total; copies such as Jupyter's ``01_...-Copy1.ipynb`` and other notebooks are graded and
 shown apart, never counted. A notebook that cannot be read gets its own line and the others still
@@ -65,6 +69,7 @@ class NotebookResult:
     problems: list[str] = field(default_factory=list)  # failing cells that are not check cells
     unreadable: str = ""
     seconds: float = 0.0
+    saved: str = ""  # when the file was last written (saved from Jupyter), local time
 
 
 @dataclass
@@ -235,6 +240,8 @@ def _quiet_stderr():
 def grade_notebook(path: Path, counted: bool, cell_timeout: float = CELL_TIMEOUT_S) -> NotebookResult:
     """Execute a copy of one notebook under nbval and collect one row per exercise."""
     result = NotebookResult(str(path), counted)
+    with contextlib.suppress(OSError):
+        result.saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
     start = time.perf_counter()
     try:  # as lenient as Jupyter: a schema detail (a cell id in an older minor version) is fine
         nb = nbformat.read(path, as_version=4)
@@ -300,7 +307,7 @@ def grade(paths: list[Path], cell_timeout: float = CELL_TIMEOUT_S, progress=None
 
 
 def _format_notebook(nb: NotebookResult) -> list[str]:
-    lines = [nb.path]
+    lines = [f"{nb.path}  (last saved {nb.saved})" if nb.saved else nb.path]
     if nb.unreadable:
         lines.append(f"  could not be read ({nb.unreadable}).")
         lines.append(f"  Restore it with `git checkout -- {nb.path}`, or save it again from Jupyter.")
@@ -317,7 +324,9 @@ def _format_notebook(nb: NotebookResult) -> list[str]:
 
 
 def format_report(report: Report) -> str:
-    lines = ["Progress report"]
+    lines = ["Progress report",
+             "Graded from the notebooks as saved on disk: save in Jupyter (Ctrl+S) first; what you "
+             "have not saved is not graded."]
     counted = [nb for nb in report.notebooks if nb.counted]
     others = [nb for nb in report.notebooks if not nb.counted]
     for nb in counted:
