@@ -22,6 +22,19 @@ from .checks import STRICT_ENV
 BUDGET_S, CEILING_S = 30.0, 60.0
 
 
+def coalesce_streams(outputs: list) -> list:
+    """Join consecutive outputs of one stream: a print can reach the kernel's output in two
+    pieces (its text, then its newline) when the machine is busy, and would show as two blocks."""
+    joined = []
+    for out in outputs:
+        if (joined and out.get("output_type") == "stream" and joined[-1].get("output_type") == "stream"
+                and joined[-1].get("name") == out.get("name")):
+            joined[-1]["text"] += out["text"]
+        else:
+            joined.append(out)
+    return joined
+
+
 def execute(path: Path, timeout: int = 120) -> float:
     """Run one notebook top to bottom in its own folder, write it back, return the seconds taken."""
     nb = nbformat.read(path, as_version=4)
@@ -34,6 +47,8 @@ def execute(path: Path, timeout: int = 120) -> float:
     seconds = time.perf_counter() - start
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
     path.write_text(nbformat.writes(nb) + "\n")
     return seconds
 
