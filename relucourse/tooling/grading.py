@@ -11,8 +11,8 @@ or is not attempted yet. Other cells that fail are reported under the exercise w
 sit in, with the limit when a cell ran out of time.
 
 It grades the notebooks **as saved on disk**: what Jupyter shows but has not saved yet (it autosaves
-every two minutes) is not graded. The report says so at the top, and heads each notebook's block
-with the time the notebook was last saved.
+every two minutes) is not graded. The report says so at the top, and ends with the time each
+notebook was last saved.
 
 The report has one block per notebook. The course's own notebooks (the names in ``solutions/``)
 make the total; copies such as Jupyter's ``01_...-Copy1.ipynb`` and other notebooks are graded and
@@ -307,7 +307,7 @@ def grade(paths: list[Path], cell_timeout: float = CELL_TIMEOUT_S, progress=None
 
 
 def _format_notebook(nb: NotebookResult) -> list[str]:
-    lines = [f"{nb.path}  (last saved {nb.saved})" if nb.saved else nb.path]
+    lines = [nb.path]
     if nb.unreadable:
         lines.append(f"  could not be read ({nb.unreadable}).")
         lines.append(f"  Restore it with `git checkout -- {nb.path}`, or save it again from Jupyter.")
@@ -340,6 +340,11 @@ def format_report(report: Report) -> str:
     lines += ["", f"Total: {report.count(PASSED)} of {total} passed, {report.count(FAILED)} failed, "
                   f"{report.count(NOT_ATTEMPTED)} not attempted"
                   + (f", {not_run} not run" if not_run else "") + "."]
+    saved = [nb for nb in report.notebooks if nb.saved]
+    if saved:
+        width = max(len(nb.path) for nb in saved)
+        lines += ["", "Last saved (what was graded; save in Jupyter with Ctrl+S to grade newer work):"]
+        lines += [f"  {nb.path:<{width}}  {nb.saved}" for nb in saved]
     return "\n".join(lines)
 
 

@@ -13,7 +13,9 @@ def test_report_says_it_grades_the_saved_files_and_when_each_was_saved():
     lines = format_report(Report([nb])).splitlines()
     assert lines[1] == ("Graded from the notebooks as saved on disk: save in Jupyter (Ctrl+S) first; "
                         "what you have not saved is not graded.")
-    assert "exercises/04_dying_relu.ipynb  (last saved 2026-12-06 14:02:11)" in lines
+    assert lines[-2:] == ["Last saved (what was graded; save in Jupyter with Ctrl+S to grade newer work):",
+                          "  exercises/04_dying_relu.ipynb  2026-12-06 14:02:11"]
+    assert "exercises/04_dying_relu.ipynb\n  4.1    passed" in "\n".join(lines)  # the block is as before
 
 
 def test_the_saved_time_is_the_files_modification_time(tmp_path):
