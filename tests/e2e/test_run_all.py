@@ -38,9 +38,10 @@ BODY = {
     "wrong type": ['return "a bad answer of the wrong type"'],
     "never returns": ["while True:", "    pass"],
 }
-#: Seconds a whole notebook may take, bad answers included. Measured under load (2 cores shared by
-#: about 9 jobs, load average 4 to 8): 25 to 70 s per notebook; the never-returning answers wait out
-#: a check's limit (2 to 10 s) or a learner_code block's (LEARNER_CODE_LIMIT_S) each.
+#: Seconds a whole notebook may take, bad answers included. Measured on 2 cores shared with other
+#: jobs (load average 4 to 23): 18 to 40 s per notebook in the default run (163 s for all six),
+#: 22 to 69 s per run with RELUCOURSE_RUN_ALL_FULL (675 s for 18 runs); a never-returning answer
+#: waits out a check's limit (2 to 10 s) or a learner_code block's (LEARNER_CODE_LIMIT_S, 20 s).
 NOTEBOOK_BUDGET_S = 240
 
 STUB = re.compile(r'^(?P<indent>\s*)raise NotImplementedError\("Exercise (?P<id>\d+\.\d+): '
