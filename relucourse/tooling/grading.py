@@ -325,8 +325,7 @@ def _format_notebook(nb: NotebookResult) -> list[str]:
 
 def format_report(report: Report) -> str:
     lines = ["Progress report",
-             "Graded from the notebooks as saved on disk: save in Jupyter (Ctrl+S) first; what you "
-             "have not saved is not graded."]
+             "Graded as saved on disk: save in Jupyter (Ctrl+S) first."]
     counted = [nb for nb in report.notebooks if nb.counted]
     others = [nb for nb in report.notebooks if not nb.counted]
     for nb in counted:
@@ -343,7 +342,7 @@ def format_report(report: Report) -> str:
     saved = [nb for nb in report.notebooks if nb.saved]
     if saved:
         width = max(len(nb.path) for nb in saved)
-        lines += ["", "Last saved (what was graded; save in Jupyter with Ctrl+S to grade newer work):"]
+        lines += ["", "Last saved (save with Ctrl+S to grade newer work):"]
         lines += [f"  {nb.path:<{width}}  {nb.saved}" for nb in saved]
     return "\n".join(lines)
 

@@ -11,9 +11,8 @@ def test_report_says_it_grades_the_saved_files_and_when_each_was_saved():
     nb = NotebookResult("exercises/04_dying_relu.ipynb", True, rows=[Row("4.1", "passed", "3/3 checks")],
                         saved="2026-12-06 14:02:11")
     lines = format_report(Report([nb])).splitlines()
-    assert lines[1] == ("Graded from the notebooks as saved on disk: save in Jupyter (Ctrl+S) first; "
-                        "what you have not saved is not graded.")
-    assert lines[-2:] == ["Last saved (what was graded; save in Jupyter with Ctrl+S to grade newer work):",
+    assert lines[1] == "Graded as saved on disk: save in Jupyter (Ctrl+S) first."
+    assert lines[-2:] == ["Last saved (save with Ctrl+S to grade newer work):",
                           "  exercises/04_dying_relu.ipynb  2026-12-06 14:02:11"]
     assert "exercises/04_dying_relu.ipynb\n  4.1    passed" in "\n".join(lines)  # the block is as before
 
