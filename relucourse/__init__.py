@@ -9,8 +9,11 @@ Two halves:
 - ``relucourse.data``, ``relucourse.train``, ``relucourse.plots``: datasets, a tiny training loop, the plot style
 - ``relucourse.bench``   the activation-cost benchmark, ``python -m relucourse.bench``
 - ``relucourse.measure``, ``relucourse.history``, ``relucourse.regions``: chapter-specific measurements
+- ``relucourse.method``   the one experiment method (validation tuning, paired differences, spreads, stored studies)
+- ``relucourse.claims``   ``claim(...)``: a measured result's claim, checked on the reader's machine
 """
 
+import os
 import random
 
 import numpy as np
@@ -24,3 +27,18 @@ def set_seed(seed: int = 0) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+#: Environment variable that overrides the thread count of the notebooks (``make test-portable``).
+THREADS_ENV = "RELUCOURSE_THREADS"
+
+
+def use_threads(default: int = 1) -> int:
+    """Set PyTorch's intra-op threads: ``default`` (1: small models train fastest on one thread),
+    unless the environment variable RELUCOURSE_THREADS names another count. Returns the count."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    n = int(value) if value else default
+    if n < 1:
+        raise ValueError(f"{THREADS_ENV} must be a positive integer, got {value!r}")
+    torch.set_num_threads(n)
+    return n
