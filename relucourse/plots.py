@@ -147,13 +147,18 @@ def responsive(wide: mpl.figure.Figure, narrow: mpl.figure.Figure, alt: str,
     return ResponsiveFigure(wide_png, wide_px, narrow_png, narrow_px, alt, breakpoint_px)
 
 
+def is_narrow(ax: plt.Axes) -> bool:
+    """Whether ``ax`` belongs to the narrow (phone) layout of :func:`show_panels`."""
+    return ax.figure.get_figwidth() <= NARROW_WIDTH_IN + 1e-6
+
+
 def show_panels(draw: Callable, panels: int, alt: str, wide: tuple[float, float] = (11, 4),
                 panel_height: float = 3.0, **subplots_kw) -> ResponsiveFigure:
     """Draw a figure of ``panels`` panels side by side (wide screens) and stacked (phones).
 
     ``draw(axes)`` gets a list of ``panels`` Axes and draws the figure into them; it is called
-    once per layout, so it must not depend on which layout it draws (``len(axes)`` is the same;
-    ``axes[0].figure`` tells them apart if a legend must move). ``wide`` is the wide layout's
+    once per layout (``len(axes)`` is the same; ``is_narrow(axes[0])`` tells the layouts apart,
+    for example to move a legend below a stacked panel). ``wide`` is the wide layout's
     size in inches; the narrow one is ``NARROW_WIDTH_IN`` wide and ``panel_height`` inches per
     panel. Extra keywords (``sharey=True``...) go to ``plt.subplots``. Returns the display
     object: the last expression of a notebook cell, or ``IPython.display.display(...)``.

@@ -101,14 +101,14 @@ def test_show_panels_draws_side_by_side_and_stacked_layouts_with_alt_text():
     calls = []
 
     def draw(axes):
-        calls.append(len(axes))
+        calls.append((len(axes), plots.is_narrow(axes[0])))
         for k, ax in enumerate(axes):
             ax.plot([0, 1], [0, k])
             ax.set(xlabel="x", ylabel="y", title=f"panel {k}")
 
     fig = plots.show_panels(draw, 3, alt='Three panels: the slope grows from 0 to 2 "quickly" & <surely>.',
                             wide=(11, 3.5), panel_height=2.8)
-    assert calls == [3, 3]
+    assert calls == [(3, False), (3, True)]  # wide first, then narrow
     assert not plt.get_fignums()  # both figures closed after rendering
     (ww, wh), (nw, nh) = _png_size(fig.wide_png), _png_size(fig.narrow_png)
     assert abs(ww - 2 * fig.wide_px[0]) <= 1 and abs(wh - 2 * fig.wide_px[1]) <= 1  # retina: 2x
