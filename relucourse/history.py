@@ -75,7 +75,7 @@ def _legend_handles(ax: plt.Axes) -> None:
 def plot_timeline(ax: plt.Axes | None = None, timeline=TIMELINE) -> plt.Axes:
     """Draw the milestones on a year axis, labels alternating above and below, by kind."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(11, 4.6))
+        _, ax = plt.subplots(figsize=(9, 4.8))
     ax.axhline(0, color="#666666", lw=1, zorder=1)
     years = [m.year for m in timeline]
     for m in timeline:
@@ -84,7 +84,7 @@ def plot_timeline(ax: plt.Axes | None = None, timeline=TIMELINE) -> plt.Axes:
         ax.plot([m.year, m.year, x_label], [0, top * 0.6, top], color=color, lw=1, ls="-", zorder=1)
         ax.scatter([m.year], [0], s=45, color=color, marker=KIND_MARKERS[m.kind], zorder=2)
         ax.annotate(f"{m.year}: {m.label}", (x_label, m.height), ha="center",
-                    va="bottom" if m.height > 0 else "top", fontsize=10, color="black")
+                    va="bottom" if m.height > 0 else "top", fontsize=10.5, color="black")
     _legend_handles(ax)
     ax.set(xlim=(min(years) - 4, max(years) + 9), ylim=(-3.6, 3.6), yticks=[],
            xlabel="year of publication", title=TITLE)
@@ -137,7 +137,7 @@ def plot_timeline_narrow(ax: plt.Axes | None = None, timeline=TIMELINE) -> plt.A
 
 def show_timeline(timeline=TIMELINE) -> ResponsiveFigure:
     """The timeline in two layouts: along a year axis on a wide screen, down the page on a phone."""
-    wide, ax = plt.subplots(figsize=(11, 4.6), layout="constrained")
+    wide, ax = plt.subplots(figsize=(9, 4.8), layout="constrained")
     plot_timeline(ax, timeline)
     narrow, ax = plt.subplots(figsize=(NARROW_WIDTH_IN, 0.62 * len(timeline) + 1.6),
                               layout="constrained")
