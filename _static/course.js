@@ -107,7 +107,10 @@ var courseTexToText = (function () {
     Search.htmlToText = function (htmlString, anchor) {
       var doc = new DOMParser().parseFromString(htmlString, "text/html");
       doc.querySelectorAll(".onlyprint").forEach(function (el) { el.remove(); });
-      doc.querySelectorAll("span.math, div.math").forEach(function (el) {
+      doc.querySelectorAll("span.math").forEach(function (el) {
+        el.textContent = courseTexToText(el.textContent);
+      });
+      doc.querySelectorAll("div.math").forEach(function (el) {  // a block: keep words apart
         el.textContent = " " + courseTexToText(el.textContent) + " ";
       });
       return original(doc.documentElement.outerHTML, anchor);
