@@ -1,6 +1,11 @@
-"""A tiny character-level language model on a text that ships with Python (no download).
+"""A tiny character-level language model on a text that ships with the course (no download).
 
-The text is CPython's ``pydoc_data.topics`` (the help texts behind ``help("if")`` and friends).
+The text, ``relucourse/texts/pydoc_topics.txt``, is a frozen excerpt of CPython's help topics: the
+first 200,000 characters of ``pydoc_data.topics`` of Python 3.11.7 (the texts behind ``help("if")``
+and friends), joined in sorted-key order. Source: CPython, ``Lib/pydoc_data/topics.py``; licence:
+the PSF License Agreement for Python (Python Software Foundation). It is frozen because that
+module's text changes between Python versions (3.11, 3.12 and 3.13 differ), and the model's inputs
+must be identical under every supported Python. SHA-256 of the file: :data:`TEXT_SHA256`.
 The model is a neural n-gram model in the style of Bengio et al. (2003): the previous ``context``
 characters are embedded, concatenated, projected to ``d_model``, passed through a residual
 feed-forward block (the part whose activation we compare), then to next-character logits. It is
@@ -13,16 +18,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import hashlib
+from pathlib import Path
+
 from .sidebyside import SideBySide
 from .variants import FFN, GATES, PLAIN, matched_hidden
 
 
-def load_text(chars: int = 200_000) -> str:
-    """The first ``chars`` characters of pydoc's topics, in sorted-key order (deterministic)."""
-    from pydoc_data.topics import topics
+TEXT_PATH = Path(__file__).resolve().parent / "texts" / "pydoc_topics.txt"
+TEXT_SHA256 = "925a7bb3c71c35590f4c25bbb334a071d3b178402a1e0f77b774b987f478161a"
 
-    text = "\n".join(topics[k] for k in sorted(topics))
-    return text[:chars]
+
+def load_text(chars: int = 200_000) -> str:
+    """The first ``chars`` characters of the frozen help-topics text (identical on every Python).
+
+    Read as bytes and decoded, so no platform's newline translation can change it.
+    """
+    data = TEXT_PATH.read_bytes()
+    if hashlib.sha256(data).hexdigest() != TEXT_SHA256:
+        raise RuntimeError(f"{TEXT_PATH} is not the course's text (its SHA-256 differs)")
+    return data.decode("utf-8")[:chars]
 
 
 def encode(text: str) -> tuple[torch.Tensor, list[str]]:
