@@ -439,15 +439,27 @@ def _activation_pass(activation: str, width: int, depth: int, batch: int, device
 
 def activation_shares(activations: list[str], width: int = 256, depth: int = 4, batch: int = 256,
                       device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-                      repeats: int = 15, seed: int = 0) -> dict[str, tuple[float, float]]:
+                      repeats: int = 15, seed: int = 0,
+                      threads: int | None = None) -> dict[str, tuple[float, float]]:
     """Per activation: (median ms of one SGD step of the MLP, the share of that step its activation takes).
+
+    ``threads``: run on that many intra-op threads (restored afterwards); None keeps the current count.
 
     The share is the median time of the activation's forward + backward on tensors of the step's
     shapes (:func:`_activation_pass`) over the median step time. Both are timed in the same
     interleaved rounds, so background load slows numerator and denominator alike; a difference of
     two step times (with and without activation) is far noisier on a busy machine.
     """
-    device = torch.device(device)
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _activation_shares(activations, width, depth, batch, torch.device(device), dtype, repeats, seed)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _activation_shares(activations, width, depth, batch, device, dtype, repeats, seed):
     sync = synchronizer(device)
     steps = {a: _mlp_step(a, width, depth, batch, device, dtype, seed) for a in activations}
     passes = {a: _activation_pass(a, width, depth, batch, device, dtype, seed) for a in activations}

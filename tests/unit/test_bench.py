@@ -207,6 +207,9 @@ def test_activation_shares_are_fractions_of_the_step_and_grow_with_the_activatio
     assert set(shares) == {"relu", "tanh"}
     for ms, share in shares.values():
         assert ms > 0 and 0 < share < 1.5
+    before = torch.get_num_threads()
+    bench.activation_shares(["relu"], width=8, depth=2, batch=4, repeats=1, threads=3)
+    assert torch.get_num_threads() == before
     # the activation pass runs the activation forward and backward on depth - 1 tensors
     calls = []
     monkeypatch.setitem(bench.FUNCTIONAL, "relu", lambda x: calls.append(x.shape) or torch.relu(x))
