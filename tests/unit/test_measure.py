@@ -142,3 +142,10 @@ def test_stored_studies_have_their_command_and_the_settings_of_the_code():
     assert {r["seed"] for r in deep["results"]["runs"]} == set(range(10))
     for arm, tuned in spir["results"]["tuning"].items():
         assert all(r["lr"] == tuned["best"] for r in spir["results"]["runs"] if r["arm"] == arm)
+
+
+def test_study_command_refuses_an_unknown_study_at_once(capsys):
+    from relucourse.measure import main
+    with pytest.raises(SystemExit) as info:
+        main(["ch3_nope"])
+    assert info.value.code == 2 and "unknown study 'ch3_nope'" in capsys.readouterr().err
