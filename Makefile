@@ -16,16 +16,19 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 NOTEBOOK_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root) \
 	$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: help install book test grade grade-class notebook exercises execute clean distclean
+.PHONY: help install book test test-portable test-emulated grade grade-class autograder notebook exercises execute mutants clean distclean
 
 help:
-	@echo "make book       build the book into _build/html (executes the lessons)"
+	@echo "make book       build the book into _build/html (from the notebooks' stored outputs)"
 	@echo "make test       run the whole test suite (checks, notebooks, exercises, grading, book)"
+	@echo "make test-portable  the notebooks under other CPU instruction sets and thread counts"
 	@echo "make grade      your progress report over exercises/"
 	@echo "make grade-class SUBMISSIONS=folder   instructors: grade a class, write grades/"
+	@echo "make autograder instructors: the Gradescope autograder zip (_build/autograder/)"
 	@echo "make notebook   open Jupyter in this folder, to run the lessons and do the exercises"
 	@echo "make exercises  regenerate exercises/ from solutions/ (course authors)"
-	@echo "make execute    re-run chapters/ and solutions/ in place, storing outputs (course authors)"
+	@echo "make execute    re-run chapters/ and solutions/ in place, storing outputs and executed-on.json"
+	@echo "make mutants    mutation-test the solutions against their checks, kill rate per exercise (CHAPTERS=\"1 2\")"
 	@echo "make clean      remove the built book (_build)"
 	@echo "make distclean  also remove the environment (.venv), e.g. to rebuild it with another Python"
 
@@ -50,12 +53,39 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Measured outputs must carry claims that hold on every CPU: nbval over the lessons and solutions
+# with PyTorch's kernels chosen for other instruction sets (avx2; default = no vector instructions)
+# and with 1 and 4 threads. test-emulated is the one of them CI runs on every change.
+PORTABLE_RUNS := "ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2" \
+	"ATEN_CPU_CAPABILITY=default" "RELUCOURSE_THREADS=1" "RELUCOURSE_THREADS=4"
+NOTEBOOK_TESTS := $(BIN)/python -m pytest -q chapters solutions
+
+test-portable: $(STAMP)
+	@for run in $(PORTABLE_RUNS); do \
+	  echo "== notebooks with $$run"; \
+	  env $$run $(NOTEBOOK_TESTS) || exit 1; \
+	done
+
+test-emulated: $(STAMP)
+	env ATEN_CPU_CAPABILITY=default $(NOTEBOOK_TESTS)
+
+# Course authors: mutate every reference solution and run its check on each mutant; a survivor must be
+# killed by a stronger check or listed as equivalent, with the reason, in tests/mutants.json.
+mutants: $(STAMP)
+	nice -n 10 $(BIN)/python -m relucourse.tooling.mutants --survivors $(if $(CHAPTERS),--chapters $(CHAPTERS))
+
 grade: $(STAMP)
 	$(BIN)/python -m relucourse.tooling.grading exercises
 
 # Instructors: `make grade-class SUBMISSIONS=folder` grades every learner's notebooks into grades/.
 grade-class: $(STAMP)
 	$(BIN)/python -m relucourse.tooling.classgrade $(SUBMISSIONS) --out $(or $(OUT),grades)
+
+# Instructors: the Gradescope autograder, _build/autograder/relu-course-autograder.zip.
+# `make autograder NOTEBOOKS="01_activation_basics.ipynb"` grades only the notebooks named.
+autograder: $(STAMP)
+	$(BIN)/python -m relucourse.tooling.autograder build --torch-index $(TORCH_CPU_INDEX) \
+	  $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
 
 notebook: $(STAMP)
 	@echo "Starting Jupyter: open the http://127.0.0.1:... address it prints below in a browser (Ctrl-C stops it)."

@@ -1,22 +1,33 @@
-"""Execute notebooks in place (refreshing their stored outputs) and report how long each took.
+"""Execute notebooks in place (refreshing their stored outputs) and record where and how long.
 
     python -m relucourse.tooling.execute chapters/01_activation_basics.ipynb solutions/*.ipynb
 
-Chapters and solutions are committed executed: nbval compares a fresh run with these outputs.
-The course's budget is 30 s per notebook (hard ceiling 60 s); this command says which exceed it.
+Chapters and solutions are committed executed: the book shows these outputs (it does not run the
+lessons again), and nbval compares a fresh run with them - every digit of an *exact* output, and
+for a *measured* output (tag ``nbval-ignore-output``) the claim the cell checks. This command also
+writes ``executed-on.json``: the machine, instruction set, software and time of each notebook,
+which the book's reproducibility page shows. The course's budget is 30 s per notebook (hard
+ceiling 60 s); this command says which exceed it.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
+import os
+import platform
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
 BUDGET_S, CEILING_S = 30.0, 60.0
+ROOT = Path(__file__).resolve().parents[2]
+RECORD = ROOT / "executed-on.json"
 
 
 def execute(path: Path, timeout: int = 120) -> float:
@@ -32,16 +43,59 @@ def execute(path: Path, timeout: int = 120) -> float:
     return seconds
 
 
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    """What the outputs depend on: the CPU and the kernels PyTorch picked for it, threads, software."""
+    import torch
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {
+        "cpu": f"{cpu_model()}, {os.cpu_count()} cores",
+        "pytorch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": os.environ.get("RELUCOURSE_THREADS", "1"),
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+        "packages": {p: version(p) for p in ("torch", "numpy", "matplotlib", "scikit-learn", "nbclient")},
+        "load_average_at_start": None if load is None else round(load, 2),
+    }
+
+
+def record(times: dict[str, float], path: Path = RECORD) -> None:
+    """Merge this run's notebook times into ``executed-on.json`` with the machine they ran on."""
+    old = json.loads(path.read_text()) if path.exists() else {}
+    notebooks = old.get("notebooks", {})
+    today = datetime.date.today().isoformat()
+    for name, seconds in times.items():
+        notebooks[name] = {"seconds": round(seconds, 1), "date": today, **machine()}
+    path.write_text(json.dumps({"notebooks": dict(sorted(notebooks.items()))}, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--no-record", action="store_true", help=f"do not update {RECORD.name}")
     args = parser.parse_args(argv)
-    over = 0
+    over, times = 0, {}
     for path in args.notebooks:
         seconds = execute(path)
         flag = "" if seconds <= BUDGET_S else ("  OVER BUDGET" if seconds <= CEILING_S else "  OVER CEILING")
         over += seconds > CEILING_S
         print(f"{seconds:6.1f} s  {path}{flag}", flush=True)
+        try:
+            times[path.resolve().relative_to(ROOT).as_posix()] = seconds
+        except ValueError:
+            pass  # a notebook outside the course folder is not recorded
+    if times and not args.no_record:
+        record(times)
     return 1 if over else 0
 
 

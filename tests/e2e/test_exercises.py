@@ -83,13 +83,19 @@ def test_progress_is_one_line_per_notebook_while_it_runs(blank):
 
 
 def test_solved_copy_passes_everything_and_is_left_unchanged(tmp_path):
-    copies = write_blank(tmp_path)
+    """The first and the last chapter, solved: every exercise passes and the copies stay as they were.
+
+    (nbval runs every solution notebook in strict mode, so every chapter's solutions pass their
+    checks; here the point is the report on a learner's solved notebooks.)"""
+    names = sorted(p.name for p in targets(ROOT))
+    copies = write_blank(tmp_path, {names[0], names[-1]})
     for path in copies:
         solve(path)
     before = digest(copies)
     result = grade(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Total: {len(EXERCISES)} of {len(EXERCISES)} passed, 0 failed, 0 not attempted." in result.stdout
+    n = sum(k.split(".")[0] in (names[0][:2].lstrip("0"), names[-1][:2].lstrip("0")) for k in EXERCISES)
+    assert f"Total: {n} of {n} passed, 0 failed, 0 not attempted." in result.stdout
     assert digest(copies) == before
 
 

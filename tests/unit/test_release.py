@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, notebook_cells
-from relucourse.tooling.release import ReleaseError, committed, make_exercise, stub_source
+from relucourse.tooling.release import ReleaseError, committed, make_exercise, render, stub_source
 
 
 def release(root, *args):
@@ -25,11 +25,15 @@ def test_committed_exercises_match_the_generator():
 
 @pytest.fixture
 def course_repo(tmp_path):
-    """A tiny git checkout of the course: one solution notebook and its committed exercise."""
+    """A tiny git checkout of the course: one solution notebook and its generated exercise.
+
+    Built from solutions/ only: exercises/ of the working tree is the learner's workspace."""
     name = "01_activation_basics.ipynb"
     for folder in ("solutions", "exercises"):
         (tmp_path / folder).mkdir()
-        (tmp_path / folder / name).write_text((ROOT / folder / name).read_text())
+    solution = (ROOT / "solutions" / name).read_text()
+    (tmp_path / "solutions" / name).write_text(solution)
+    (tmp_path / "exercises" / name).write_text(render(make_exercise(nbformat.reads(solution, as_version=4), name)))
     git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
     git("init", "-q")
     git("add", ".")
