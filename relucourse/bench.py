@@ -351,20 +351,20 @@ def plot_results(results: list[Result], ax=None, title: str | None = None):
     from .plots import PALETTE, use_style
 
     use_style()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7.5, 4.0))
-    rows = [r for r in results if r.name != "copy"]
+    if ax is None:  # horizontal bars: names stay readable on a phone
+        _, ax = plt.subplots(figsize=(6.4, 5.6))
+    rows = [r for r in results if r.name != "copy"][::-1]  # first activation on top
     pos = list(range(len(rows)))
-    ax.bar([p - 0.2 for p in pos], [r.fwd_pct for r in rows], width=0.4, color=PALETTE[0], label="forward")
+    ax.barh([p + 0.2 for p in pos], [r.fwd_pct for r in rows], height=0.4, color=PALETTE[0], label="forward")
     if any(r.fwdbwd_pct is not None for r in rows):
-        ax.bar([p + 0.2 for p in pos], [r.fwdbwd_pct or 0 for r in rows], width=0.4, color=PALETTE[1],
-               label="forward + backward")
-    ax.axhline(100, color="black", lw=1, ls="--", label="memory copy (100%)")
-    ax.set_xticks(pos, [r.name for r in rows], rotation=30)
+        ax.barh([p - 0.2 for p in pos], [r.fwdbwd_pct or 0 for r in rows], height=0.4, color=PALETTE[1],
+                hatch="//", edgecolor="white", label="forward + backward")
+    ax.axvline(100, color="black", lw=1.5, ls="--", label="memory copy (100%)")
+    ax.set_yticks(pos, [r.name for r in rows])
     top = max([100.0] + [r.fwd_pct for r in rows] + [r.fwdbwd_pct or 0 for r in rows])
-    ax.set(ylabel="bandwidth, % of a memory copy", xlabel="activation", ylim=(0, 1.3 * top),
+    ax.set(xlabel="bandwidth, % of a memory copy", xlim=(0, 1.15 * top),
            title=title or "Effective bandwidth of activation functions")
-    ax.legend(loc="upper center", ncol=3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     return ax
 
 
@@ -418,6 +418,90 @@ def compare_mlp_steps(activations: list[str], width: int = 512, depth: int = 4, 
         for a, step in steps.items():
             times[a].append(time_it(step, warmup=0, repeats=1, sync=sync))
     return {a: 1e3 * statistics.median(t) for a, t in times.items()}
+
+
+def _activation_pass(activation: str, width: int, depth: int, batch: int, device: torch.device,
+                     dtype: torch.dtype, seed: int) -> Callable[[], None]:
+    """The activation's own work in one training step of :func:`_mlp_step`'s MLP: forward and
+    backward through ``activation`` on ``depth - 1`` fresh (batch, width) tensors, as between its layers."""
+    fn = FUNCTIONAL[activation]
+    gen = torch.Generator().manual_seed(seed)
+    xs = [torch.randn(batch, width, generator=gen).to(device=device, dtype=dtype).requires_grad_()
+          for _ in range(depth - 1)]
+    grads = [torch.randn(batch, width, generator=gen).to(device=device, dtype=dtype) for _ in range(depth - 1)]
+
+    def run():
+        for x, g in zip(xs, grads):
+            fn(x).backward(g)
+            x.grad = None
+    return run
+
+
+def activation_shares(activations: list[str], width: int = 256, depth: int = 4, batch: int = 256,
+                      device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                      repeats: int = 15, seed: int = 0,
+                      threads: int | None = None) -> dict[str, tuple[float, float]]:
+    """Per activation: (median ms of one SGD step of the MLP, the share of that step its activation takes).
+
+    ``threads``: run on that many intra-op threads (restored afterwards); None keeps the current count.
+
+    The share is the median time of the activation's forward + backward on tensors of the step's
+    shapes (:func:`_activation_pass`) over the median step time. Both are timed in the same
+    interleaved rounds, so background load slows numerator and denominator alike; a difference of
+    two step times (with and without activation) is far noisier on a busy machine.
+    """
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _activation_shares(activations, width, depth, batch, torch.device(device), dtype, repeats, seed)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _activation_shares(activations, width, depth, batch, device, dtype, repeats, seed):
+    sync = synchronizer(device)
+    steps = {a: _mlp_step(a, width, depth, batch, device, dtype, seed) for a in activations}
+    passes = {a: _activation_pass(a, width, depth, batch, device, dtype, seed) for a in activations}
+    for a in activations:
+        time_it(steps[a], warmup=1, repeats=1, sync=sync)
+        time_it(passes[a], warmup=1, repeats=1, sync=sync)
+    t_step: dict[str, list[float]] = {a: [] for a in activations}
+    t_act: dict[str, list[float]] = {a: [] for a in activations}
+    for _ in range(repeats):
+        for a in activations:
+            t_step[a].append(time_it(steps[a], warmup=0, repeats=1, sync=sync))
+            t_act[a].append(time_it(passes[a], warmup=0, repeats=1, sync=sync))
+    return {a: (1e3 * statistics.median(t_step[a]), statistics.median(t_act[a]) / statistics.median(t_step[a]))
+            for a in activations}
+
+
+#: The CPU settings of :func:`step_share_study`: name -> environment variables for the subprocess.
+CPU_SETTINGS = {"native": {}, "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+                "default": {"ATEN_CPU_CAPABILITY": "default"}}
+SHARE_ACTIVATIONS = ["relu", "gelu", "elu", "sigmoid", "tanh"]
+
+
+def step_share_study(repeats: int = 15) -> dict:
+    """:func:`activation_shares` in float32 and bfloat16 on this CPU, in one subprocess per entry of
+    :data:`CPU_SETTINGS` (PyTorch reads ATEN_CPU_CAPABILITY once, at start-up), on one thread."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, torch; from relucourse import bench; torch.set_num_threads(1); "
+            f"r = {{d: bench.activation_shares({SHARE_ACTIVATIONS!r}, dtype=getattr(torch, d), repeats={repeats}) "
+            "for d in ('float32', 'bfloat16')}; "
+            "print(json.dumps({'capability': torch.backends.cpu.get_cpu_capability(), 'results': r}))")
+    out: dict = {"torch": torch.__version__, "width": 256, "depth": 4, "batch": 256, "threads": 1,
+                 "repeats": repeats, "settings": {}}
+    for name, env in CPU_SETTINGS.items():
+        done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, check=True,
+                              capture_output=True, text=True)
+        out["settings"][name] = json.loads(done.stdout.strip().splitlines()[-1])
+        out["settings"][name]["env"] = env
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -112,4 +112,52 @@ def zero_biases_(model: nn.Module) -> nn.Module:
     return model
 
 
-__all__ = ["RELU_GAINS", "backward_signal", "predicted_gain", "fitted_gain", "zero_biases_"]
+def mean_cosine(H: torch.Tensor) -> float:
+    """Mean cosine similarity over all pairs of different rows of ``H`` (one row per input).
+
+    Near 1: the layer maps all inputs to nearly one direction (correlation collapse); rows of zeros
+    (an input no unit responds to) count as cosine 0 with every other row.
+    """
+    H = H.detach().double().flatten(1)
+    n = H.shape[0]
+    if n < 2:
+        raise ValueError("need at least two inputs to compare")
+    U = H / H.norm(dim=1, keepdim=True).clamp_min(1e-300)
+    C = U @ U.T
+    return ((C.sum() - C.diagonal().sum()) / (n * (n - 1))).item()
+
+
+def last_hidden_cosine(model: nn.Sequential, X: torch.Tensor) -> float:
+    """:func:`mean_cosine` of the last hidden layer's outputs (the input of the last nn.Linear) on ``X``."""
+    last = linear_layers(model)[-1]
+    seen: list[torch.Tensor] = []
+    handle = last.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    try:
+        with torch.no_grad():
+            model(X)
+    finally:
+        handle.remove()
+    return mean_cosine(seen[0])
+
+
+def cosine_by_depth(activation: str, init: str, X: torch.Tensor, depths: Sequence[int], width: int = 64,
+                    seeds: Sequence[int] = (0, 1, 2), zero_bias: bool = True) -> list[list[float]]:
+    """:func:`last_hidden_cosine` at initialisation, in float64, for MLPs of each depth (hidden layers
+    of ``width``) and seed: one list per depth, one value per seed. Biases 0 unless ``zero_bias=False``."""
+    from .train import mlp
+
+    out = []
+    for depth in depths:
+        row = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            model = mlp([X.shape[1]] + [width] * depth + [10], activation, init=init).double()
+            if zero_bias:
+                zero_biases_(model)
+            row.append(last_hidden_cosine(model, X.double()))
+        out.append(row)
+    return out
+
+
+__all__ = ["RELU_GAINS", "backward_signal", "predicted_gain", "fitted_gain", "zero_biases_", "mean_cosine",
+           "last_hidden_cosine", "cosine_by_depth"]

@@ -93,7 +93,7 @@ def test_plot_results_draws_one_bar_group_per_activation():
     import matplotlib.pyplot as plt
     results = bench.run_benchmark(size=256, activations=["relu", "tanh"], warmup=0, repeats=1, progress=None)
     ax = bench.plot_results(results)
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["relu", "tanh"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["tanh", "relu"]  # relu on top
     plt.close("all")
 
 
@@ -200,3 +200,30 @@ def test_parse_size():
     assert bench._parse_size("2^10") == 1024
     assert bench._parse_size("1_000") == 1000
     assert statistics.median([1, 2, 3]) == 2
+
+
+def test_activation_shares_are_fractions_of_the_step_and_grow_with_the_activation_work(monkeypatch):
+    shares = bench.activation_shares(["relu", "tanh"], width=32, depth=3, batch=16, repeats=3)
+    assert set(shares) == {"relu", "tanh"}
+    for ms, share in shares.values():
+        assert ms > 0 and 0 < share < 1.5
+    before = torch.get_num_threads()
+    bench.activation_shares(["relu"], width=8, depth=2, batch=4, repeats=1, threads=3)
+    assert torch.get_num_threads() == before
+    # the activation pass runs the activation forward and backward on depth - 1 tensors
+    calls = []
+    monkeypatch.setitem(bench.FUNCTIONAL, "relu", lambda x: calls.append(x.shape) or torch.relu(x))
+    bench._activation_pass("relu", 8, 4, 5, torch.device("cpu"), torch.float32, 0)()
+    assert calls == [torch.Size([5, 8])] * 3
+
+
+def test_stored_step_share_study_covers_every_cpu_setting():
+    from relucourse import method
+    study = method.load_study("ch3_step_shares")
+    assert study["command"] == "python -m relucourse.measure ch3_step_shares"
+    settings = study["results"]["settings"]
+    assert set(settings) == set(bench.CPU_SETTINGS)
+    assert settings["default"]["capability"] == "DEFAULT"
+    for s in settings.values():
+        for dtype in ("float32", "bfloat16"):
+            assert set(s["results"][dtype]) == set(bench.SHARE_ACTIVATIONS)

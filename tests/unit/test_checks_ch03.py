@@ -427,3 +427,14 @@ def test_3_5_rejects_wrong_searches():
     rejects("3.5", lambda d, lo, hi: str(reference_find_edge(d, lo, hi)), says=("expected a number",))
     rejects("3.5", lambda d, lo, hi: float("nan"), says=("not a learning rate",))
     rejects("3.5", raises, says=("raised an error",))
+
+
+def test_every_check_refuses_the_courses_own_functions():
+    from relucourse import bench
+    from relucourse.gradflow import predicted_gain
+    rejects("3.2", bench.bandwidth_gbs, says=("course's own", "bench.bandwidth_gbs"))
+    rejects("3.3", bench.time_it, says=("course's own", "bench.time_it"))
+    rejects("3.4", predicted_gain, says=("course's own",))
+    from relucourse.measure import weight_variance_ratio
+    rejects("3.1", weight_variance_ratio, says=("course's own",))
+    rejects("3.5", bench.time_it, says=("course's own",))

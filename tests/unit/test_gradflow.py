@@ -72,3 +72,27 @@ def test_predicted_gain_and_fitted_gain():
     assert fitted_gain(norms, slice(0, 5)) == pytest.approx(0.5)
     with pytest.raises(ValueError):
         fitted_gain([1.0])
+
+
+def test_mean_cosine_of_known_rows():
+    from relucourse.gradflow import mean_cosine
+    assert mean_cosine(torch.tensor([[1.0, 0.0], [0.0, 2.0]])) == 0.0
+    assert abs(mean_cosine(torch.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])) - 1.0) < 1e-12
+    assert abs(mean_cosine(torch.tensor([[1.0, 0.0], [-1.0, 0.0]])) + 1.0) < 1e-12
+    with pytest.raises(ValueError):
+        mean_cosine(torch.ones(1, 3))
+
+
+def test_deep_relu_he_nets_collapse_and_tanh_xavier_nets_do_not():
+    from relucourse.gradflow import cosine_by_depth, last_hidden_cosine
+    from relucourse.data import digits
+    X = digits()[0][:128]
+    relu = cosine_by_depth("relu", "he", X, [1, 12], seeds=(0, 1))
+    tanh = cosine_by_depth("tanh", "xavier", X, [1, 12], seeds=(0, 1))
+    # one ReLU layer on nearly orthogonal inputs: 1/pi (the arc-cosine kernel at 90 degrees)
+    assert all(abs(c - 1 / math.pi) < 0.05 for c in relu[0])
+    assert min(relu[1]) > 0.7 and max(abs(c) for row in tanh for c in row) < 0.1
+    torch.manual_seed(0)
+    model = mlp([64, 32, 10], "relu")
+    last_hidden_cosine(model, X)
+    assert all(len(m._forward_hooks) == 0 for m in model.modules())

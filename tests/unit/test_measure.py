@@ -88,3 +88,64 @@ def test_forward_pass_with_hooks_removes_its_hooks_even_when_the_pass_fails():
     with pytest.raises(RuntimeError):
         forward_pass_with_hooks(net, torch.ones(4, 5), [net[1]], lambda i, m: lambda *a: None)
     assert not net[1]._forward_hooks
+
+
+def test_preactivation_fractions_counts_the_inputs_of_the_activations():
+    from relucourse.measure import LINEAR_Z, SATURATED_Z, preactivation_fractions
+    model = nn.Sequential(nn.Linear(1, 4), nn.Tanh(), nn.Linear(4, 1))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[0.1], [1.0], [10.0], [-10.0]]))
+        model[0].bias.zero_()
+    fr = preactivation_fractions(model, torch.ones(5, 1))
+    # z = 0.1 (linear), 1.0 (neither), 10 and -10 (saturated; -10 negative)
+    assert fr == {"linear": 0.25, "saturated": 0.5, "negative": 0.25}
+    assert all(len(m._forward_hooks) == 0 for m in model.modules())
+    assert LINEAR_Z == 0.5 and abs(torch.tanh(torch.tensor(SATURATED_Z)).item() - 0.99) < 1e-6
+
+
+def test_default_init_tanh_net_is_nearly_linear_on_the_spirals():
+    from relucourse.measure import preactivation_fractions
+    X, _ = spirals(n=400)
+    torch.manual_seed(0)
+    small = preactivation_fractions(mlp([2, 64, 64, 64, 64, 2], "tanh"), X)
+    torch.manual_seed(0)
+    large = preactivation_fractions(mlp([2, 64, 64, 64, 64, 2], "tanh", init="he"), X)
+    assert small["linear"] > 0.8 and small["saturated"] == 0.0
+    assert large["linear"] < small["linear"]
+
+
+def test_spiral_val_epochs_scores_on_the_validation_part_and_caps_failures():
+    from relucourse import method
+    from relucourse.measure import spiral_val_epochs
+    X, y = spirals(n=400)
+    data = method.validation_split(X, y)
+    ok = spiral_val_epochs("relu", "default", 0.2, 0, *data, target=0.6, max_epochs=20)
+    assert 1 <= ok <= 20
+    assert spiral_val_epochs("relu", "default", 0.2, 0, *data, target=1.01, max_epochs=3) == 4
+
+
+def test_deep_run_returns_one_accuracy_per_epoch_and_zeros_when_it_diverges():
+    from relucourse.measure import DEEP_SETTINGS, deep_run
+    X, y, Xt, yt = digits()
+    acc = deep_run("relu", "he", 0.02, 0, X[:300], y[:300], Xt[:100], yt[:100])
+    assert len(acc) == DEEP_SETTINGS["epochs"] and all(0 <= a <= 1 for a in acc)
+    assert deep_run("relu", "he", 1e4, 0, X[:300], y[:300], Xt[:100], yt[:100]) == [0.0] * DEEP_SETTINGS["epochs"]
+
+
+def test_stored_studies_have_their_command_and_the_settings_of_the_code():
+    from relucourse import method
+    from relucourse.measure import DEEP_SETTINGS, SPIRAL_SETTINGS
+    spir, deep = method.load_study("ch3_spirals"), method.load_study("ch3_deep")
+    assert spir["command"].startswith("python -m relucourse.measure")
+    assert spir["results"]["settings"] == SPIRAL_SETTINGS
+    assert deep["results"]["settings"] == DEEP_SETTINGS
+    assert {r["seed"] for r in deep["results"]["runs"]} == set(range(10))
+    for arm, tuned in spir["results"]["tuning"].items():
+        assert all(r["lr"] == tuned["best"] for r in spir["results"]["runs"] if r["arm"] == arm)
+
+
+def test_study_command_refuses_an_unknown_study_at_once(capsys):
+    from relucourse.measure import main
+    with pytest.raises(SystemExit) as info:
+        main(["ch3_nope"])
+    assert info.value.code == 2 and "unknown study 'ch3_nope'" in capsys.readouterr().err

@@ -13,6 +13,18 @@ from . import exercise
 from .core import Checker, describe, type_name
 from .ch01 import _square_net, expect_prediction, reference_signal_gain
 
+
+def _refuse_the_course_answer(c: Checker, fn, name: str) -> None:
+    """The course package's own functions (relucourse.bench.time_it, bench.bandwidth_gbs, ...) are not
+    an answer: the exercise is to write it. (The checks' reference functions are left to the tests.)"""
+    module = getattr(fn, "__module__", None) or ""
+    ours = module == "relucourse" or module.startswith("relucourse.")
+    if ours and not module.startswith("relucourse.tooling.checks"):
+        c.fail(f"`{name}` is the course's own `{module}.{getattr(fn, '__name__', name)}`, not yours.",
+               hint="write the function yourself in the exercise cell; the course's helpers are "
+                    "there to compare with afterwards.")
+    c.ok()
+
 # --------------------------------------------------------------------------------------------
 # 3.1 He initialisation from scratch
 # --------------------------------------------------------------------------------------------
@@ -55,6 +67,7 @@ def _variance_diagnosis(ratio: float, fan_in: int, fan_out: int) -> str:
 @exercise("3.1", "He initialisation from scratch")
 def check_he_init(c: Checker, he_init_) -> None:
     c.require_callable(he_init_, "he_init_")
+    _refuse_the_course_answer(c, he_init_, "he_init_")
     with torch.random.fork_rng():  # the check's seeds must not change the learner's random state
         _check_he_init(c, he_init_)
 
@@ -159,6 +172,7 @@ def _bandwidth_diagnosis(got: float, expected: float, itemsize: int, reads: int,
 @exercise("3.2", "Effective bandwidth in GB/s")
 def check_bandwidth(c: Checker, bandwidth_gbs) -> None:
     c.require_callable(bandwidth_gbs, "bandwidth_gbs")
+    _refuse_the_course_answer(c, bandwidth_gbs, "bandwidth_gbs")
     cases = [
         ((2**20, torch.float32, 1e-3), {}),
         ((2**28, torch.float32, 0.13), {}),
@@ -233,6 +247,7 @@ def reference_time_it(fn, clock, warmup, repeats) -> float:
 @exercise("3.3", "A fair timing helper")
 def check_time_it(c: Checker, time_it) -> None:
     c.require_callable(time_it, "time_it")
+    _refuse_the_course_answer(c, time_it, "time_it")
     rng = np.random.default_rng(3)
     cases = [
         ([64.0, 32.0, 3.0, 1.0, 2.0, 100.0, 4.0], 2, 5,
@@ -313,6 +328,7 @@ def _gain_hint(got: float, c: float, a: float) -> str:
 @exercise("3.4", "Predict, then measure: the per-layer gain of a ReLU network")
 def check_predicted_gain(c: Checker, predicted_gain) -> None:
     c.require_callable(predicted_gain, "predicted_gain")
+    _refuse_the_course_answer(c, predicted_gain, "predicted_gain")
     for value, a, seed in GAIN_CASES:
         shown = "1/3" if math.isclose(value, 1 / 3) else repr(value)
         measured = measured_leaky_gain(value, a, seed)
@@ -411,6 +427,7 @@ EDGE_HINT = ("keep an interval [lo, hi] with diverges(lo) False and diverges(hi)
 @exercise("3.5", "Find the learning rate at which a deep ReLU network diverges", time_limit_s=20.0)
 def check_find_edge(c: Checker, find_edge) -> None:
     c.require_callable(find_edge, "find_edge")
+    _refuse_the_course_answer(c, find_edge, "find_edge")
     fakes = [(0.37, 0.01, 10.0), (3e-6, 1e-6, 10.0), (0.0105, 0.01, 10.0), (9.8, 0.01, 10.0),
              (2.0, 1.0, 2.1), (0.9, 0.5, 1.0)]
     for edge, lo, hi in fakes:
