@@ -53,6 +53,17 @@ CELL_TIMEOUT_S = 60
 
 EXERCISE_HEADING = re.compile(r"Exercise\s+(\d+\.\d+)")
 
+#: Points per exercise: the one place to set them, read by the class grader's CSV (make
+#: grade-class) and the Gradescope autograder (make autograder). An exercise not listed is worth
+#: DEFAULT_POINTS; e.g. ``POINTS = {"6.3": 3.0}``. A check passes or fails: all points or none.
+DEFAULT_POINTS = 1.0
+POINTS: dict[str, float] = {}
+
+
+def points(exercise_id: str) -> float:
+    """The points exercise ``exercise_id`` is worth."""
+    return float(POINTS.get(exercise_id, DEFAULT_POINTS))
+
 
 @dataclass
 class Row:

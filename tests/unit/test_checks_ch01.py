@@ -202,7 +202,7 @@ def test_1_3_rejects_exceptions_types_nan_in_place_and_endless_loops():
         with torch.no_grad():
             s.weight.mul_(1.0).add_(0.5)
             return reference_collapse(f, s)
-    rejects("1.3", in_place, says=("changed the layers' weights",))
+    rejects("1.3", in_place, says=("changed the caller's layers",))
 
     def forever(f, s):
         while True:
@@ -319,7 +319,7 @@ def test_1_4_rejects_exceptions_types_nan_in_place_and_endless_loops():
                 p -= 0.1 * p.grad
         model.zero_grad()
         return norms
-    rejects("1.4", takes_a_step, says=("changed the model's parameters",))
+    rejects("1.4", takes_a_step, says=("your code changed the model",))
 
     def forever(model, X, y):
         while True:
@@ -446,7 +446,7 @@ def test_1_6_accepts_the_reference_and_other_correct_forms():
     passes("1.6", reference_signal_gain, reference_predicted_gain)
     passes("1.6", gain_with_retain_grad, lambda c: c * 0.0625)
     passes("1.6", gain_by_log_average, lambda c: np.float32(c / 16))
-    passes("1.6", gain_with_tensor_result, lambda c: torch.tensor(c) / 16)
+    passes("1.6", lambda m, X: gain_with_tensor_result(m, X).item(), lambda c: torch.tensor(c) / 16)
 
 
 def test_1_6_stub_is_not_attempted():
@@ -581,3 +581,338 @@ def test_1_7_rejects_designs_that_do_not_train_or_break_the_rules():
     rejects("1.7", lambda: (centred_net(), "0.05"), says=("lr must be",))
     lrs = iter([0.05, 0.02])
     rejects("1.7", lambda: (centred_net(), next(lrs)), says=("different learning rates",))
+
+
+# -- every stated rule, broken alone (tests/unit/test_rules.py counts these) ----------------------
+
+from rulebook import breaks_rule, rejects_in_time, slow  # noqa: E402
+
+
+def _warns_too(x):
+    np.exp(-x)                      # computed and thrown away: overflows at x = -1000
+    return stable_sigmoid(x)
+
+
+def _writes_into_x(fn):
+    def answer(x):
+        out = fn(x)
+        x[...] = 0
+        return out
+    return answer
+
+
+def stable_derivative(x):
+    s = stable_sigmoid(x)
+    return s * (1 - s)
+
+
+@breaks_rule("1.1", "value")
+def test_rule_1_1_value():
+    rejects("1.1", lambda x: stable_sigmoid(2 * x), says=("wrong value",))
+
+
+@breaks_rule("1.1", "shape-dtype")
+def test_rule_1_1_shape_dtype():
+    rejects("1.1", lambda x: stable_sigmoid(np.asarray(x, dtype=np.float64)), says=("wrong dtype", "float32"))
+
+
+@breaks_rule("1.1", "no-warning")
+def test_rule_1_1_no_warning():
+    rejects("1.1", _warns_too, says=("warning", "overflow"))
+
+
+@breaks_rule("1.1", "limits")
+def test_rule_1_1_limits():
+    rejects("1.1", lambda x: np.where(np.isnan(x), 0.5, stable_sigmoid(x)), says=("wrong value", "nan"))
+
+
+@breaks_rule("1.1", "no-inplace")
+def test_rule_1_1_no_inplace():
+    rejects("1.1", _writes_into_x(stable_sigmoid), says=("modified its input in place",))
+
+
+@breaks_rule("1.1", "time-limit")
+def test_rule_1_1_time_limit():
+    rejects_in_time("1.1", slow(stable_sigmoid))
+
+
+@breaks_rule("1.2", "value")
+def test_rule_1_2_value():
+    rejects("1.2", lambda x: 2 * stable_derivative(x), says=("wrong value",))
+
+
+@breaks_rule("1.2", "shape-dtype")
+def test_rule_1_2_shape_dtype():
+    rejects("1.2", lambda x: stable_derivative(np.asarray(x, dtype=np.float32)), says=("wrong dtype",))
+
+
+@breaks_rule("1.2", "no-warning")
+def test_rule_1_2_no_warning():
+    rejects("1.2", lambda x: (np.exp(-x), stable_derivative(x))[1], says=("warning", "overflow"))
+
+
+@breaks_rule("1.2", "limits")
+def test_rule_1_2_limits():
+    rejects("1.2", lambda x: np.where(np.isnan(x), 0.25, stable_derivative(x)), says=("wrong value", "nan"))
+
+
+@breaks_rule("1.2", "no-inplace")
+def test_rule_1_2_no_inplace():
+    rejects("1.2", _writes_into_x(stable_derivative), says=("modified its input in place",))
+
+
+@breaks_rule("1.2", "time-limit")
+def test_rule_1_2_time_limit():
+    rejects_in_time("1.2", slow(stable_derivative))
+
+
+@breaks_rule("1.3", "value")
+def test_rule_1_3_value():
+    rejects("1.3", lambda f, s: (reference_collapse(f, s)[0], 2 * reference_collapse(f, s)[1]),
+            says=("wrong value", ": b"))
+
+
+@breaks_rule("1.3", "shape")
+def test_rule_1_3_shape():
+    rejects("1.3", lambda f, s: (reference_collapse(f, s)[0].T, reference_collapse(f, s)[1]),
+            says=("W has the wrong shape",))
+
+
+@breaks_rule("1.3", "dtype")
+def test_rule_1_3_dtype():
+    rejects("1.3", lambda f, s: tuple(t.double() for t in reference_collapse(f, s)), says=("wrong dtype",))
+
+
+@breaks_rule("1.3", "no-bias")
+def test_rule_1_3_no_bias():
+    def uses_bias(first, second):
+        with torch.no_grad():
+            return second.weight @ first.weight, second.weight @ first.bias + second.bias
+    rejects("1.3", uses_bias, says=("raised an error", "bias=False", "None"))
+
+
+@breaks_rule("1.3", "layers-unchanged")
+def test_rule_1_3_layers_unchanged():
+    def adds_zero_bias(first, second):
+        for layer in (first, second):
+            if layer.bias is None:
+                layer.bias = nn.Parameter(torch.zeros(layer.out_features, dtype=layer.weight.dtype))
+        return reference_collapse(first, second)
+    rejects("1.3", adds_zero_bias, says=("changed the caller's layers", "now has a parameter", "'bias'"))
+
+    def switches_to_eval(first, second):
+        first.eval(), second.eval()
+        return reference_collapse(first, second)
+    rejects("1.3", switches_to_eval, says=("changed the caller's layers", "eval mode"))
+
+
+@breaks_rule("1.3", "pair")
+def test_rule_1_3_pair():
+    rejects("1.3", lambda f, s: dict(zip("Wb", reference_collapse(f, s))), says=("expected a pair (W, b)",))
+
+
+@breaks_rule("1.3", "time-limit")
+def test_rule_1_3_time_limit():
+    rejects_in_time("1.3", slow(reference_collapse))
+
+
+def good_norms(model, X, y):
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    model.zero_grad()
+    F.cross_entropy(model(X), y).backward()
+    norms = [m.weight.grad.norm().item() for m in linears]
+    model.zero_grad()
+    return norms
+
+
+@breaks_rule("1.4", "value")
+def test_rule_1_4_value():
+    def summed(model, X, y):
+        model.zero_grad()
+        F.cross_entropy(model(X), y, reduction="sum").backward()
+        norms = [m.weight.grad.norm().item() for m in model.modules() if isinstance(m, nn.Linear)]
+        model.zero_grad()
+        return norms
+    rejects("1.4", summed, says=("wrong gradient norms", "summed over the batch"))
+
+
+@breaks_rule("1.4", "numbers")
+def test_rule_1_4_numbers():
+    rejects("1.4", lambda m, X, y: str(good_norms(m, X, y)), says=("expected a list of numbers",))
+
+
+@breaks_rule("1.4", "order")
+def test_rule_1_4_order():
+    rejects("1.4", lambda m, X, y: good_norms(m, X, y)[::-1], says=("reverse order",))
+
+
+@breaks_rule("1.4", "weights-only")
+def test_rule_1_4_weights_only():
+    def every_parameter(model, X, y):
+        model.zero_grad()
+        F.cross_entropy(model(X), y).backward()
+        norms = [p.grad.norm().item() for p in model.parameters()]
+        model.zero_grad()
+        return norms
+    rejects("1.4", every_parameter, says=("every parameter",))
+
+
+@breaks_rule("1.4", "stale-grads")
+def test_rule_1_4_stale_grads():
+    def keeps_old(model, X, y):
+        F.cross_entropy(model(X), y).backward()
+        norms = [m.weight.grad.norm().item() for m in model.modules() if isinstance(m, nn.Linear)]
+        model.zero_grad()
+        return norms
+    rejects("1.4", keeps_old, says=("ADDS to whatever .grad already holds",))
+
+
+@breaks_rule("1.4", "no-leftover-grads")
+def test_rule_1_4_no_leftover_grads():
+    def leaves_them(model, X, y):
+        model.zero_grad()
+        F.cross_entropy(model(X), y).backward()
+        return [m.weight.grad.norm().item() for m in model.modules() if isinstance(m, nn.Linear)]
+    rejects("1.4", leaves_them, says=("left the gradients it computed",))
+
+
+@breaks_rule("1.4", "unchanged")
+def test_rule_1_4_unchanged():
+    rejects("1.4", lambda m, X, y: (m.eval(), good_norms(m, X, y))[1], says=("changed the model", "eval mode"))
+
+
+@breaks_rule("1.4", "time-limit")
+def test_rule_1_4_time_limit():
+    rejects_in_time("1.4", slow(good_norms))
+
+
+@breaks_rule("1.5", "smallest")
+def test_rule_1_5_smallest():
+    rejects("1.5", lambda b, t: reference_depth_needed(b, t) + 1, says=("one layer too many",))
+
+
+@breaks_rule("1.5", "strict")
+def test_rule_1_5_strict():
+    def not_strict(bound, threshold):
+        depth = 0
+        while bound ** depth > threshold:
+            depth += 1
+        return depth
+    rejects("1.5", not_strict, says=("equal is not below the threshold",))
+
+
+@breaks_rule("1.5", "int")
+def test_rule_1_5_int():
+    rejects("1.5", lambda b, t: str(reference_depth_needed(b, t)), says=("expected a number", "str"))
+
+
+@breaks_rule("1.5", "time-limit")
+def test_rule_1_5_time_limit():
+    rejects_in_time("1.5", slow(reference_depth_needed))
+
+
+def _modules_order_gain(model, X):
+    outputs = {}
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    handles = [m.register_forward_hook(lambda m, i, o: outputs.__setitem__(id(m), o)) for m in linears]
+    try:
+        total = model(X).sum()
+    finally:
+        for h in handles:
+            h.remove()
+    grads = torch.autograd.grad(total, [outputs[id(m)] for m in linears])
+    s = [g.double().pow(2).mean().item() for g in grads[:-1]]
+    return (s[0] / s[-1]) ** (1 / (len(s) - 1))
+
+
+@breaks_rule("1.6", "predict")
+def test_rule_1_6_predict():
+    rejects("1.6", reference_signal_gain, lambda c: c / 4, says=("prediction is more than 12%",))
+
+
+@breaks_rule("1.6", "value")
+def test_rule_1_6_value():
+    rejects("1.6", lambda m, X: reference_signal_gain(m, X) ** 0.5, reference_predicted_gain,
+            says=("wrong value",))
+
+
+@breaks_rule("1.6", "float")
+def test_rule_1_6_float():
+    rejects("1.6", gain_with_tensor_result, reference_predicted_gain, says=("expected a Python float", ".item()"))
+
+
+@breaks_rule("1.6", "forward-order")
+def test_rule_1_6_forward_order():
+    rejects("1.6", _modules_order_gain, reference_predicted_gain, says=("order of model.modules()",))
+
+
+@breaks_rule("1.6", "own-hooks")
+def test_rule_1_6_own_hooks():
+    def clears_all(model, X):
+        value = reference_signal_gain(model, X)
+        for m in model.modules():
+            m._forward_hooks.clear()
+        return value
+    rejects("1.6", clears_all, reference_predicted_gain, says=("removed a forward hook that the caller",))
+
+
+@breaks_rule("1.6", "no-grads")
+def test_rule_1_6_no_grads():
+    def leaves_grads(model, X):
+        model(X).sum().backward()
+        return reference_signal_gain(model, X)
+    rejects("1.6", leaves_grads, reference_predicted_gain, says=("left gradients",))
+
+
+@breaks_rule("1.6", "unchanged")
+def test_rule_1_6_unchanged():
+    rejects("1.6", lambda m, X: (m.eval(), reference_signal_gain(m, X))[1], reference_predicted_gain,
+            says=("changed the model", "eval mode"))
+
+
+@breaks_rule("1.6", "time-limit")
+def test_rule_1_6_time_limit():
+    rejects_in_time("1.6", slow(reference_signal_gain), reference_predicted_gain)
+
+
+@breaks_rule("1.7", "architecture")
+def test_rule_1_7_architecture():
+    rejects("1.7", lambda: (nn.Sequential(*centred_net(), nn.Identity()), 0.05), says=("architecture",))
+
+
+@breaks_rule("1.7", "global-rng")
+def test_rule_1_7_global_rng():
+    calls = iter(range(100))
+
+    def own_generator():  # different weights on every call, whatever the global state
+        torch.manual_seed(1000 + next(calls))
+        return centred_net(), 0.05
+    rejects("1.7", own_generator, says=("other weights under the same random state", "global generator"))
+
+
+@breaks_rule("1.7", "lr")
+def test_rule_1_7_lr():
+    rejects("1.7", lambda: (centred_net(), -0.05), says=("lr must be a positive number",))
+
+
+@breaks_rule("1.7", "accuracy")
+def test_rule_1_7_accuracy():
+    rejects("1.7", lambda: (mlp(SIZES, "sigmoid"), 0.05), says=("did not reach the target test accuracy",))
+
+
+@breaks_rule("1.7", "time-limit")
+def test_rule_1_7_time_limit():
+    rejects_in_time("1.7", slow(lambda: (centred_net(), 0.05)))
+
+
+def test_1_x_accepts_correct_answers_that_warn_where_the_statement_allows_warnings():
+    """Only 1.1 and 1.2 forbid warnings; elsewhere a RuntimeWarning from a correct call is no failure."""
+    import warnings
+
+    def warns(fn):
+        def answer(*args):
+            warnings.warn("a library said something", RuntimeWarning)
+            return fn(*args)
+        return answer
+    passes("1.3", warns(reference_collapse))
+    passes("1.5", warns(reference_depth_needed))

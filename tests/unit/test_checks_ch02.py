@@ -36,7 +36,7 @@ def test_2_1_accepts_the_reference_and_other_correct_forms():
 def test_2_1_rejects_built_in_relus_however_they_are_reached():
     from torch.nn.functional import relu as imported_relu
     for answer in (reference_relu, F.relu, nn.ReLU(), lambda x: x.relu(), imported_relu,
-                   lambda x: torch.ops.aten.relu(x)):
+                   lambda x: torch.ops.aten.relu(x), lambda x: torch.ops.aten.relu.default(x)):
         rejects("2.1", answer, says=("built-in ReLU", "rules out"))
 
 
@@ -221,7 +221,7 @@ def test_2_4_accepts_the_reference_and_other_correct_forms():
     predictions = lambda: dict(RIGHT)
     passes("2.4", reference_derivative_at_zero, predictions)
     passes("2.4", measure_grad, predictions)
-    passes("2.4", measure_backward, predictions)
+    passes("2.4", lambda f: measure_backward(f).item(), predictions)
     passes("2.4", measure_float64, lambda: {k: int(v) if v in (0.0, 1.0) else v for k, v in RIGHT.items()})
     passes("2.4", measure_grad, lambda: {k: measure_grad(f) for k, f in RELU_FORMS.items()})
 
@@ -338,3 +338,239 @@ def test_2_5_rejects_designs_that_break_the_rules_or_fall_short():
     rejects("2.5", nan_net, says=("NaN or infinite",))
     rejects("2.5", raises, says=("raised an error",))
     rejects("2.5", forever, says=("did not finish within 2 s",))
+
+
+# -- every stated rule, broken alone (tests/unit/test_rules.py counts these) ----------------------
+
+from rulebook import breaks_rule, rejects_in_time, slow  # noqa: E402
+
+
+def good_relu(x):
+    return torch.where(x > 0, x, 0)
+
+
+def good_derivative(x):
+    return (x > 0).to(x.dtype)
+
+
+def good_softplus(x):
+    return torch.clamp(x, min=0) + torch.log1p(torch.exp(-x.abs()))
+
+
+def _then_zero_x(fn):
+    def answer(x):
+        out = fn(x)
+        with torch.no_grad():
+            x.zero_()
+        return out
+    return answer
+
+
+@breaks_rule("2.1", "value")
+def test_rule_2_1_value():
+    rejects("2.1", lambda x: torch.where(x > 1, x, 0), says=("wrong value",))
+
+
+@breaks_rule("2.1", "no-builtin")
+def test_rule_2_1_no_builtin():
+    rejects("2.1", lambda x: torch.ops.aten.relu.default(x), says=("built-in ReLU", "torch.ops.aten.relu"))
+
+
+@breaks_rule("2.1", "shape-dtype")
+def test_rule_2_1_shape_dtype():
+    rejects("2.1", lambda x: good_relu(x).to(torch.float32), says=("wrong dtype", "float64"))
+
+
+@breaks_rule("2.1", "device")
+def test_rule_2_1_device():
+    rejects("2.1", lambda x: torch.maximum(x, torch.zeros(x.shape, dtype=x.dtype)),
+            says=("keep a GPU tensor on the GPU", "torch.zeros(...) without device=x.device"))
+
+
+@breaks_rule("2.1", "inf-nan")
+def test_rule_2_1_inf_nan():
+    rejects("2.1", lambda x: x * (x > 0), says=("wrong value", "-inf * 0 = nan"))
+
+
+@breaks_rule("2.1", "no-inplace")
+def test_rule_2_1_no_inplace():
+    rejects("2.1", _then_zero_x(good_relu), says=("modified its input in place",))
+
+
+@breaks_rule("2.1", "autograd")
+def test_rule_2_1_autograd():
+    rejects("2.1", lambda x: good_relu(x).detach(), says=("autograd cannot differentiate",))
+
+
+@breaks_rule("2.1", "time-limit")
+def test_rule_2_1_time_limit():
+    rejects_in_time("2.1", slow(good_relu))
+
+
+@breaks_rule("2.2", "value")
+def test_rule_2_2_value():
+    rejects("2.2", lambda x: (x >= 0).to(x.dtype), says=("wrong value", "use x > 0, not x >= 0"))
+
+
+@breaks_rule("2.2", "no-autograd")
+def test_rule_2_2_no_autograd():
+    def by_autograd(x):
+        t = x.detach().clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(good_relu(t).sum(), t)
+        return g
+    rejects("2.2", by_autograd, says=("used autograd",))
+
+
+@breaks_rule("2.2", "shape-dtype")
+def test_rule_2_2_shape_dtype():
+    rejects("2.2", lambda x: x > 0, says=("wrong dtype", "torch.bool"))
+
+
+@breaks_rule("2.2", "device")
+def test_rule_2_2_device():
+    rejects("2.2", lambda x: torch.tensor((x > 0).tolist(), dtype=x.dtype),
+            says=("keep a GPU tensor on the GPU", ".tolist()"))
+
+
+@breaks_rule("2.2", "nan")
+def test_rule_2_2_nan():
+    rejects("2.2", lambda x: torch.where(torch.isnan(x), 0.5, good_derivative(x)), says=("wrong value",))
+
+
+@breaks_rule("2.2", "no-inplace")
+def test_rule_2_2_no_inplace():
+    rejects("2.2", _then_zero_x(good_derivative), says=("modified its input in place",))
+
+
+@breaks_rule("2.2", "time-limit")
+def test_rule_2_2_time_limit():
+    rejects_in_time("2.2", slow(good_derivative))
+
+
+@breaks_rule("2.3", "value")
+def test_rule_2_3_value():
+    rejects("2.3", lambda x: good_softplus(x) * 1.01, says=("wrong value",))
+
+
+@breaks_rule("2.3", "no-overflow")
+def test_rule_2_3_no_overflow():
+    rejects("2.3", lambda x: torch.log1p(torch.exp(x)), says=("wrong value", "overflows"))
+
+
+@breaks_rule("2.3", "tiny")
+def test_rule_2_3_tiny():
+    rejects("2.3", lambda x: torch.clamp(x, min=0) + torch.log(1 + torch.exp(-x.abs())),
+            says=("wrong value", "tiny, but not 0", "log1p"))
+
+
+@breaks_rule("2.3", "inf-nan")
+def test_rule_2_3_inf_nan():
+    rejects("2.3", lambda x: torch.where(torch.isnan(x), 0.0, good_softplus(x)), says=("wrong value", "nan"))
+
+
+@breaks_rule("2.3", "shape-dtype")
+def test_rule_2_3_shape_dtype():
+    rejects("2.3", lambda x: good_softplus(x.double()), says=("wrong dtype",))
+
+
+@breaks_rule("2.3", "device")
+def test_rule_2_3_device():
+    rejects("2.3", lambda x: torch.maximum(x, torch.zeros(x.shape, dtype=x.dtype)) + torch.log1p(torch.exp(-x.abs())),
+            says=("keep a GPU tensor on the GPU",))
+
+
+@breaks_rule("2.3", "no-inplace")
+def test_rule_2_3_no_inplace():
+    rejects("2.3", _then_zero_x(good_softplus), says=("modified its input in place",))
+
+
+@breaks_rule("2.3", "time-limit")
+def test_rule_2_3_time_limit():
+    rejects_in_time("2.3", slow(good_softplus))
+
+
+@breaks_rule("2.4", "float")
+def test_rule_2_4_float():
+    rejects("2.4", measure_backward, lambda: dict(RIGHT), says=("expected a Python float", ".item()"))
+
+
+@breaks_rule("2.4", "measure")
+def test_rule_2_4_measure():
+    def central(f):
+        return (float(f(torch.tensor(1e-3))) - float(f(torch.tensor(-1e-3)))) / 2e-3
+    rejects("2.4", central, lambda: dict(RIGHT), says=("wrong value", "finite difference"))
+
+
+@breaks_rule("2.4", "predictions-keys")
+def test_rule_2_4_predictions_keys():
+    rejects("2.4", measure_grad, lambda: {k: v for k, v in RIGHT.items() if k != "mask"},
+            says=("exactly the keys of RELU_FORMS", "missing: ['mask']"))
+
+
+@breaks_rule("2.4", "predictions-value")
+def test_rule_2_4_predictions_value():
+    rejects("2.4", measure_grad, lambda: {**RIGHT, "clamp": 0.0}, says=("predictions['clamp']", "x >= min"))
+
+
+@breaks_rule("2.4", "time-limit")
+def test_rule_2_4_time_limit():
+    rejects_in_time("2.4", slow(measure_grad), lambda: dict(RIGHT))
+
+
+def test_2_4_accepts_exact_numbers():
+    from fractions import Fraction
+    passes("2.4", measure_grad, lambda: {k: Fraction(v).limit_denominator() for k, v in RIGHT.items()})
+
+
+@breaks_rule("2.5", "architecture")
+def test_rule_2_5_architecture():
+    rejects("2.5", lambda: nn.Sequential(*[nn.LeakyReLU(0.0) if isinstance(m, nn.ReLU) else m for m in tent_net()]),
+            says=("should be nn.ReLU()",))
+
+
+@breaks_rule("2.5", "in-out")
+def test_rule_2_5_in_out():
+    def two_inputs():
+        net = tent_net()
+        net[0] = nn.Linear(2, 2)
+        return net
+    rejects("2.5", two_inputs, says=("1 input to 1 output",))
+
+
+@breaks_rule("2.5", "size")
+def test_rule_2_5_size():
+    rejects("2.5", lambda: tent_net(5), says=("5 hidden layers",))
+
+
+@breaks_rule("2.5", "pieces")
+def test_rule_2_5_pieces():
+    rejects("2.5", lambda: tent_net(3), says=("too few linear pieces",))
+
+
+@breaks_rule("2.5", "piece-length")
+def test_rule_2_5_piece_length():
+    def stretched():  # the 16 tents end at x = 1 / 1.0005: the last piece is 0.0005 long
+        net = tent_net()
+        with torch.no_grad():
+            net[0].weight.mul_(1.0005)
+        return net
+    rejects("2.5", stretched, says=("shorter than 1/1000", "0.0005"))
+
+
+@breaks_rule("2.5", "time-limit")
+def test_rule_2_5_time_limit():
+    rejects_in_time("2.5", slow(tent_net))
+
+
+def test_2_x_accepts_correct_answers_that_warn_where_the_statement_allows_warnings():
+    """Chapter 2's statements do not forbid warnings: a RuntimeWarning from a correct call is no failure."""
+    import warnings
+
+    def warns(fn):
+        def answer(*args):
+            warnings.warn("a library said something", RuntimeWarning)
+            return fn(*args)
+        return answer
+    passes("2.1", warns(good_relu))
+    passes("2.3", warns(good_softplus))
+    passes("2.4", warns(measure_grad), warns(lambda: dict(RIGHT)))
