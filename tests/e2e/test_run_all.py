@@ -40,7 +40,9 @@ BODY = {
 }
 #: Seconds a whole notebook may take, bad answers included. Measured on 2 cores shared with other
 #: jobs (load average 4 to 23): 18 to 40 s per notebook in the default run (163 s for all six),
-#: 22 to 69 s per run with RELUCOURSE_RUN_ALL_FULL (675 s for 18 runs); a never-returning answer
+#: 22 to 69 s per run with RELUCOURSE_RUN_ALL_FULL (675 s for 18 runs). With the checks' CPU-time
+#: limits and second tries (main, 2026-12-06): 32 to 50 s per notebook, 248 s for all six, load
+#: average about 20. A never-returning answer
 #: waits out a check's limit (2 to 10 s) or a learner_code block's (LEARNER_CODE_LIMIT_S, 20 s).
 NOTEBOOK_BUDGET_S = 240
 
