@@ -40,7 +40,9 @@ BODY = {
 }
 #: Seconds a whole notebook may take, bad answers included. Measured on 2 cores shared with other
 #: jobs (load average 4 to 23): 18 to 40 s per notebook in the default run (163 s for all six),
-#: 22 to 69 s per run with RELUCOURSE_RUN_ALL_FULL (675 s for 18 runs); a never-returning answer
+#: 22 to 69 s per run with RELUCOURSE_RUN_ALL_FULL (675 s for 18 runs). With the checks' CPU-time
+#: limits and second tries (main, 2026-12-06): 32 to 50 s per notebook, 248 s for all six, load
+#: average about 20. A never-returning answer
 #: waits out a check's limit (2 to 10 s) or a learner_code block's (LEARNER_CODE_LIMIT_S, 20 s).
 NOTEBOOK_BUDGET_S = 240
 
@@ -130,3 +132,21 @@ def test_run_all_reaches_the_last_cell_whatever_the_answers(name, start, tmp_pat
             text = shown(cell)
             assert "this cell stopped" in text and "Run the check of Exercise" in text, text
             assert "Traceback" not in text and len(text.strip().splitlines()) == 1, text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_cell_that_calls_the_learners_code_is_a_check_or_uses_learner_code(name):
+    """A static guard: a new side-by-side cell that calls an answer bare would stop Run All."""
+    import ast
+    nb = nbformat.read(ROOT / "solutions" / name, as_version=4)
+    answers = {node.name for c in nb.cells if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source
+               for node in ast.walk(ast.parse(c.source))
+               if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    bare = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "### BEGIN SOLUTION" in cell.source or "check(" in cell.source:
+            continue
+        used = {n.id for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Name)} & answers
+        if used and "with learner_code(" not in cell.source:
+            bare.append(f"cell {i} calls {sorted(used)}")
+    assert not bare, f"{name}: wrap these in `with learner_code(...)`: {bare}"
