@@ -132,13 +132,15 @@ def train_adding(kind: str, *, T: int = 30, hidden: int = 32, steps: int = 300, 
 
 
 #: The settings of the chapter's stored study (:func:`study`); ``python -m relucourse.sequences``
-#: re-runs it. Learning rates are tuned at T = 30 on validation sequences (``val_seed``, never the
+#: re-runs it. ``lr_long_extra``: a smaller learning rate also tried at T_long for these kinds
+#: (the T = 30 choice left every model at the baseline there). Learning rates are tuned at T = 30 on validation sequences (``val_seed``, never the
 #: test sequences) with the tuning seeds; the long column (T = 100, about 25 s per run on one core)
 #: reuses them, with two seeds (the CPU time this study could have). ``unclipped``: the kinds also run without clipping at T = 30.
 STUDY = {"T": 30, "T_long": 100, "kinds": list(KINDS), "kinds_long": ["relu", "irnn", "lstm"],
          "unclipped": ["relu", "irnn"], "hidden": 32, "steps": 1000, "batch_size": 64, "clip": 1.0,
          "lrs": [1e-3, 3e-3, 1e-2], "tune_seeds": [1000], "val_seed": 777, "seeds": list(range(15)),
-         "seeds_unclipped": list(range(5)), "seeds_long": [0, 1]}
+         "seeds_unclipped": [0, 1, 2], "seeds_long": [0, 1],
+         "lr_long_extra": {"irnn": 1e-3, "lstm": 3e-3}}
 RERUN = "python -m relucourse.sequences"
 
 
@@ -159,11 +161,14 @@ def study_kind(kind: str, settings: dict | None = None, progress=print) -> dict:
         jobs.append((s["T"], None, s["seeds_unclipped"]))
     if kind in s["kinds_long"]:
         jobs.append((s["T_long"], s["clip"], s["seeds_long"]))
+    jobs = [(T, clip, seeds, lr) for T, clip, seeds in jobs]
+    if kind in s["lr_long_extra"]:
+        jobs.append((s["T_long"], s["clip"], s["seeds_long"], s["lr_long_extra"][kind]))
     runs = []
-    for T, clip, seeds in jobs:
+    for T, clip, seeds, run_lr in jobs:
         for seed in seeds:
-            r = train_adding(kind, T=T, lr=lr, clip=clip, seed=seed, **common)
-            runs.append({"kind": kind, "T": T, "lr": lr, "clip": clip, "seed": seed, **r})
+            r = train_adding(kind, T=T, lr=run_lr, clip=clip, seed=seed, **common)
+            runs.append({"kind": kind, "T": T, "lr": run_lr, "clip": clip, "seed": seed, **r})
             say(f"{kind} T={T} clip={clip} seed={seed}: {r}")
     return {"tuning": {f"{k:g}": v for k, v in scores.items()}, "lr": lr, "runs": runs}
 

@@ -179,26 +179,36 @@ def adding_scatter(n, T, seed):
     return torch.stack([v, m], -1), (v * m).sum(1)
 
 
-def test_6_3_accepts_correct_generators():
-    passes("6.3", adding_problem, 1 / 6)
-    passes("6.3", adding_loop, 0.1667)
-    passes("6.3", adding_scatter, torch.tensor(2 / 12))
-    passes("6.3", adding_problem, lambda: 2 / 12)
+def good_baseline(k, low, high):
+    return k * (high - low) ** 2 / 12
 
+
+def test_6_3_accepts_correct_generators():
+    passes("6.3", adding_problem, good_baseline)
+    passes("6.3", adding_loop, lambda k, lo, hi: k * (hi - lo) * (hi - lo) / 12.05)
+    passes("6.3", adding_scatter, lambda k, lo, hi: torch.tensor(k * (hi - lo) ** 2 / 12))
+    
 
 def test_6_3_generic_failures():
     not_attempted("6.3", stub("6.3"), 0.0)
     not_attempted("6.3", adding_problem, stub("6.3"))
-    rejects("6.3", raises, 1 / 6, says=("raised an error",))
-    rejects("6.3", forever, 1 / 6, says=("did not finish",))
-    rejects("6.3", adding_problem, "1/6", says=("expected a number",))
+    rejects("6.3", raises, good_baseline, says=("raised an error",))
+    rejects("6.3", forever, good_baseline, says=("did not finish",))
 
 
 def test_6_3_rejects_wrong_generators_and_baselines():
-    rejects("6.3", adding_problem, 1 / 12, says=("ONE uniform",))
-    rejects("6.3", adding_problem, 1 / 3, says=("variances add",))
-    rejects("6.3", lambda n, T, s: adding_problem(n, T, s)[0], 1 / 6, says=("pair of tensors",))
-    rejects("6.3", lambda n, T, s: (adding_problem(n, T, s)[0].double(), adding_problem(n, T, s)[1]), 1 / 6,
+    rejects("6.3", adding_problem, lambda k, lo, hi: k / 12, says=("not 1/12",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: k * (hi - lo) / 12, says=("SQUARE",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: k * k * (hi - lo) ** 2 / 12, says=("not k^2",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: (hi - lo) ** 2 / 12, says=("sum of k",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: 1 / 6, says=("chapter's case",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: k * (hi - lo) ** 2 / 4, says=("w^2 / 12",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: math.sqrt(k * (hi - lo) ** 2 / 12), says=("standard deviation",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: k * (lo + hi) / 2, says=("not its mean",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: "1/6", says=("expected a number",))
+    rejects("6.3", adding_problem, 1 / 6, says=("expected a function",))
+    rejects("6.3", lambda n, T, s: adding_problem(n, T, s)[0], good_baseline, says=("pair of tensors",))
+    rejects("6.3", lambda n, T, s: (adding_problem(n, T, s)[0].double(), adding_problem(n, T, s)[1]), good_baseline,
             says=("float32",))
 
     def anywhere(n, T, seed):
@@ -207,16 +217,16 @@ def test_6_3_rejects_wrong_generators_and_baselines():
         idx = torch.stack([torch.randperm(T, generator=g)[:2] for _ in range(n)])
         m = torch.zeros(n, T).scatter_(1, idx, 1.0)
         return torch.stack([v, m], -1), (v * m).sum(1)
-    rejects("6.3", anywhere, 1 / 6, says=("first half",))
+    rejects("6.3", anywhere, good_baseline, says=("first half",))
 
     def unseeded(n, T, seed):
         return adding_problem(n, T, seed=int(torch.randint(0, 10**6, ())))
-    rejects("6.3", unseeded, 1 / 6, says=("same seed",))
+    rejects("6.3", unseeded, good_baseline, says=("same seed",))
 
     def mean_target(n, T, seed):
         X, y = adding_problem(n, T, seed)
         return X, y / 2
-    rejects("6.3", mean_target, 1 / 6, says=("sum of the marked",))
+    rejects("6.3", mean_target, good_baseline, says=("sum of the marked",))
 
     def same_pos(n, T, seed):
         g = torch.Generator().manual_seed(seed)
@@ -225,14 +235,14 @@ def test_6_3_rejects_wrong_generators_and_baselines():
         m[:, 0] = 1
         m[:, T - 1] = 1
         return torch.stack([v, m], -1), (v * m).sum(1)
-    rejects("6.3", same_pos, 1 / 6, says=("uniformly",))
+    rejects("6.3", same_pos, good_baseline, says=("uniformly",))
 
     def normal_values(n, T, seed):
         X, y = adding_problem(n, T, seed)
         X = X.clone()
         X[:, :, 0] = torch.randn(n, T, generator=torch.Generator().manual_seed(seed))
         return X, (X[:, :, 0] * X[:, :, 1]).sum(1)
-    rejects("6.3", normal_values, 1 / 6, says=("[0, 1)",))
+    rejects("6.3", normal_values, good_baseline, says=("[0, 1)",))
 
 
 # -- 6.4 autoencoder output -----------------------------------------------------------------
@@ -249,10 +259,19 @@ class Squash(nn.Module):
         return self.low + (self.high - self.low) * torch.sigmoid(z)
 
 
+class TanhSquash(Squash):
+    def forward(self, h):
+        z = self.fc(h)
+        if math.isinf(self.low) or math.isinf(self.high):
+            return z
+        return self.low + (self.high - self.low) * (torch.tanh(z) + 1) / 2
+
+
 def test_6_4_accepts_correct_layers():
-    passes("6.4", lambda hidden, n_out, low, high: nn.Linear(hidden, n_out))
     passes("6.4", Squash)
-    passes("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.Identity()))
+    passes("6.4", TanhSquash)
+    passes("6.4", lambda hidden, n_out, low, high: Squash(hidden, n_out, low, high) if math.isfinite(high)
+           else nn.Sequential(nn.Linear(hidden, n_out), nn.Identity()))
 
 
 def test_6_4_generic_failures():
@@ -263,11 +282,14 @@ def test_6_4_generic_failures():
 
 
 def test_6_4_rejects_outputs_that_do_not_cover_the_range():
+    rejects("6.4", lambda hidden, n_out, low, high: nn.Linear(hidden, n_out), says=("outside [low, high]",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.ReLU()),
-            says=("reconstruction error",))
+            says=("outside [low, high]",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.Sigmoid()),
             says=("reconstruction error",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.Tanh()),
+            says=("outside [low, high]",))
+    rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.Hardtanh(0, 1)),
             says=("reconstruction error",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Linear(n_out, hidden), says=("raised an error",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.ReLU(), nn.Identity()),

@@ -268,21 +268,46 @@ def check_adding(c: Checker, adding_problem, baseline) -> None:
                      got=f"{mean1:.1f} and {half + mean2:.1f}",
                      hint="draw each position uniformly: torch.randint(0, T // 2, ...) and "
                           "torch.randint(T // 2, T, ...).")
-    desc = "baseline (your prediction of the MSE of always predicting the mean)"
-    if callable(baseline):
-        desc = "predicted_baseline()"
-        baseline = c.call(baseline, desc=desc)
-    if not _is_number(baseline):
-        c.fail(f"expected a number for `baseline`, got {type_name(baseline)}.", tried=desc, got=describe(baseline),
-               hint="the baseline is the variance of U1 + U2 for two independent U(0, 1) numbers.")
-    value = float(baseline.item() if isinstance(baseline, torch.Tensor) else baseline)
-    hint = "Var(U1 + U2) = Var(U1) + Var(U2) for independent U1, U2, and Var(U(0, 1)) = 1/12."
-    if math.isclose(value, 1 / 12, rel_tol=0.02):
-        hint = "1/12 is the variance of ONE uniform number; the target is the sum of two."
-    elif math.isclose(value, 1 / 3, rel_tol=0.02):
-        hint = "variances add for independent numbers: 1/12 + 1/12."
-    c.expect(math.isclose(value, BASELINE_MSE, rel_tol=0.01), "wrong baseline MSE.", tried=desc,
-             expected=f"{BASELINE_MSE:.4f} (within 1 %)", got=f"{value:.4g}", hint=hint)
+    c.require_callable(baseline, "predicted_baseline")
+    for k, low, high in BASELINE_CASES:
+        desc = f"predicted_baseline(k={k}, low={low}, high={high})"
+        got = c.call(baseline, k, low, high, desc=desc)
+        if not _is_number(got):
+            c.fail(f"expected a number, got {type_name(got)}.", tried=desc, got=describe(got),
+                   hint="return the MSE as a float.")
+        value = float(got.item() if isinstance(got, torch.Tensor) else got)
+        expected = reference_baseline(k, low, high)
+        c.expect(math.isfinite(value) and math.isclose(value, expected, rel_tol=0.01), "wrong baseline MSE.",
+                 tried=desc, expected=f"{expected:.4g} (within 1 %)", got=f"{value:.4g}",
+                 hint=_baseline_hint(value, k, low, high))
+
+
+#: (k marked numbers, low, high): cases of the generalised baseline.
+BASELINE_CASES = [(2, 0.0, 1.0), (3, 0.0, 1.0), (2, -1.0, 1.0), (4, 0.5, 2.0), (1, 0.0, 10.0)]
+
+
+def reference_baseline(k: int, low: float, high: float) -> float:
+    """The MSE of always predicting the mean of a sum of k independent U(low, high) numbers."""
+    return k * (high - low) ** 2 / 12
+
+
+def _baseline_hint(value: float, k: int, low: float, high: float) -> str:
+    w = high - low
+    wrong = [
+        (k / 12, "a number uniform on [low, high) has variance (high - low)^2 / 12, not 1/12."),
+        (k * w / 12, "the variance grows with the SQUARE of the interval's width: (high - low)^2 / 12."),
+        (k * k * w * w / 12, "variances of independent numbers add: k of them give k times the variance, not k^2."),
+        (w * w / 12, "the target is the sum of k numbers; each adds its own variance."),
+        (1 / 6, "1/6 is the chapter's case (k = 2 on [0, 1)); use k, low and high."),
+        (k * w * w / 4, "the variance of a uniform number on an interval of width w is w^2 / 12."),
+        (math.sqrt(k * w * w / 12), "the MSE of predicting the mean is the variance, not the standard deviation."),
+        (k * (low + high) / 2, "the MSE of predicting the mean is the target's variance, not its mean."),
+    ]
+    for wrong_value, hint in wrong:
+        if math.isclose(value, wrong_value, rel_tol=0.01) and not math.isclose(
+                wrong_value, reference_baseline(k, low, high), rel_tol=0.01):
+            return hint
+    return "Var(sum) = k Var(U(low, high)) for independent numbers, and Var(U(low, high)) = (high - low)^2 / 12."
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,12 +323,31 @@ def _digit_versions():
             ("raw pixels in [0, 16]", raw, 0.0, 16.0)]
 
 
+class _Range(nn.Module):
+    """The reference output layer: a linear map squashed into [low, high] where a bound is finite."""
+
+    def __init__(self, hidden: int, n_out: int, low: float, high: float):
+        super().__init__()
+        self.fc, self.low, self.high = nn.Linear(hidden, n_out), low, high
+
+    def forward(self, h):
+        z = self.fc(h)
+        lo, hi = self.low, self.high
+        if math.isfinite(lo) and math.isfinite(hi):
+            return lo + (hi - lo) * torch.sigmoid(z)
+        if math.isfinite(lo):
+            return lo + nn.functional.softplus(z)
+        if math.isfinite(hi):
+            return hi - nn.functional.softplus(z)
+        return z
+
+
 @functools.lru_cache(maxsize=None)
 def _reference_mse(story: str) -> float:
-    """The reconstruction MSE of the same autoencoder with a linear output layer."""
-    X = {s: X for s, X, _, _ in _digit_versions()}[story]
+    """The reconstruction MSE of the same autoencoder with the reference output layer."""
+    X, low, high = {s: (X, lo, hi) for s, X, lo, hi in _digit_versions()}[story]
     torch.manual_seed(0)
-    return train_autoencoder(nn.Linear(32, 64), X)[0]
+    return train_autoencoder(_Range(32, 64, low, high), X)[0]
 
 
 @exercise("6.4", "An autoencoder output layer for the data's range", time_limit_s=5.0)
@@ -330,6 +374,19 @@ def _check_output_layer(c: Checker, output_layer) -> None:
             c.fail("the output layer must map (batch, 32) to (batch, 64).", tried=desc, got=describe(out),
                    hint="start with nn.Linear(hidden, n_out).")
         c.ok()
+        big = 100 * torch.randn(200, 32, generator=torch.Generator().manual_seed(3))
+        with torch.no_grad():
+            wide = c.call(layer, big, desc=f"layer(h) for 200 hidden vectors with entries up to about 300, {desc}")
+        lo_ok = not math.isfinite(low) or float(wide.min()) >= low - 1e-6
+        hi_ok = not math.isfinite(high) or float(wide.max()) <= high + 1e-6
+        c.expect(bool(torch.isfinite(wide).all()) and lo_ok and hi_ok,
+                 "the output layer produces values outside [low, high].",
+                 tried=f"layer(h) for large hidden vectors, with {desc}",
+                 expected=f"every output in [{low}, {high}]",
+                 got=f"outputs from {float(wide.min()):.4g} to {float(wide.max()):.4g}",
+                 hint=("the data never leave [low, high], so neither may the reconstruction: squash a linear map "
+                       "into the range (low + (high - low) * sigmoid(z) for finite bounds; leave a side "
+                       "unbounded where the bound is infinite)."))
         reference = _reference_mse(story)
         try:
             mse = train_autoencoder(layer, X)[0]
@@ -338,10 +395,10 @@ def _check_output_layer(c: Checker, output_layer) -> None:
                    got=f"{type(err).__name__}: {err}")
         limit = 1.25 * reference + 0.01 * scale
         hint = ("the output layer must be able to produce every value the data takes: a ReLU cannot "
-                "output negatives, a plain sigmoid stays in (0, 1). A linear output always covers the range; "
-                "a squashing function must be rescaled to [low, high].")
+                "output negatives, a plain sigmoid stays in (0, 1); a squashing function must be rescaled to "
+                "[low, high], and an infinite bound needs an unbounded side.")
         c.expect(math.isfinite(mse) and mse <= limit, "the reconstruction error is too large.", tried=desc,
-                 expected=f"MSE at most {limit:.4g} (a linear output reaches {reference:.4g})",
+                 expected=f"MSE at most {limit:.4g} (a reference layer reaches {reference:.4g})",
                  got=f"MSE {mse:.4g}", hint=hint)
 
 
