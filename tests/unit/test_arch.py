@@ -99,3 +99,15 @@ def test_depth_run_reports_train_and_test_accuracy_and_tuning_never_sees_the_tes
     finally:
         arch.depth_run = original
     assert tuned.best in (0.01, 0.1) and set(seen) == {30}      # a quarter of the TRAINING rows
+
+
+def test_autoencoder_run_counts_dead_bottleneck_and_output_units():
+    versions = arch.digit_versions(60)
+    assert set(versions) == {"[0, 1]", "[0, 1] centred", "standardised", "standardised + 3"}
+    assert versions["[0, 1] centred"].mean(0).abs().max() < 1e-5
+    r = arch.autoencoder_run("[0, 1]", "relu", seed=0, epochs=2, X=versions["[0, 1]"])
+    assert 0 <= r["dead_bottleneck"] <= 8
+    assert 0 <= r["dead_outputs_harmless"] <= r["dead_outputs"] <= 64
+    always_zero = int((versions["[0, 1]"] == 0).all(0).sum())
+    assert r["dead_outputs_harmless"] <= always_zero
+    assert "dead_outputs" not in arch.autoencoder_run("[0, 1]", "linear", seed=0, epochs=1, X=versions["[0, 1]"])
