@@ -6,9 +6,10 @@ instance, or any elementwise function of a tensor) and measures, with the tools 
 * **shape**: f and its derivative f' on [-4, 4] (autograd), for the figure;
 * **gradient gain through depth** (chapter 3): a deep MLP under a chosen initialisation, one
   backward pass on digits; the norm of the backward signal ||dL/dz_l|| at every layer's
-  pre-activation z_l; a straight line fitted to log ||dL/dz_l|| against l; the **gain per layer**
-  is the factor by which the signal changes per layer towards the input (1 = it survives depth,
-  below 1 = it vanishes, above 1 = it explodes);
+  pre-activation z_l; a straight line fitted to log ||dL/dz_l||^2 against l; the **gain per layer**
+  is the factor by which the SQUARED signal changes per layer towards the input, the course's one
+  meaning of gain (glossary, chapter 3, :func:`relucourse.gradflow.fitted_gain`; 1 = it survives
+  depth, below 1 = it vanishes, above 1 = it explodes), averaged in log space over 5 seeds;
 * **cost** (chapter 3): the median time of ``f(x)`` against the median time of a memory copy of
   the same float32 tensor on the CPU, with :func:`relucourse.bench.time_it`, in interleaved
   rounds. An arbitrary Python function cannot write into a preallocated output, so here both the
@@ -39,7 +40,9 @@ import torch.nn.functional as F
 
 from . import bench
 from .data import digits
+from .gradflow import fitted_gain
 from .measure import epochs_to_target, forward_pass_with_hooks
+from .method import log_mean
 from .train import ACTIVATIONS, init_linear_, train
 
 
@@ -112,30 +115,35 @@ def backward_signal(model: nn.Sequential, X: torch.Tensor, y: torch.Tensor) -> l
     return norms
 
 
-def fitted_gain(norms: Sequence[float]) -> float:
-    """The per-layer factor towards the input from a least-squares line through log(norm).
-
-    ``norms[0]`` is the first (input-side) layer. Zeros or non-finite norms give ``nan``.
+def layer_gain(norms: Sequence[float]) -> float:
+    """The course's gain per layer (glossary, chapter 3): the factor on the SQUARED norm of the backward
+    signal from one layer to the one below it, from :func:`relucourse.gradflow.fitted_gain` (a
+    least-squares line through log(norm^2)). ``norms[0]`` is the input-side layer. Zeros or non-finite
+    norms (a signal that died or overflowed) give ``nan``.
     """
-    values = np.asarray(norms, dtype=float)
-    if len(values) < 2 or not np.all(np.isfinite(values)) or np.any(values <= 0):
+    values = [float(v) for v in norms]
+    if len(values) < 2 or not all(math.isfinite(v) and v > 0 for v in values):
         return math.nan
-    slope = np.polyfit(np.arange(len(values)), np.log(values), 1)[0]
-    return float(np.exp(-slope))
+    return fitted_gain(values)
 
 
 def gradient_gain(factory, X, y, *, depth: int = 20, width: int = 64, init: str = "he",
-                  seeds: Sequence[int] = (0, 1, 2)) -> tuple[float, list[float]]:
-    """The fitted gain per layer, averaged (geometric mean) over ``seeds``, and the mean norms."""
+                  seeds: Sequence[int] = (0, 1, 2, 3, 4)) -> tuple[float, list[float], list[float], list[list[float]]]:
+    """The gain per layer over ``seeds``: (its log-space mean, the log-space mean norm per layer,
+    the gain of every seed, the norms of every seed). Norms and gains are averaged in log space
+    (:func:`relucourse.method.log_mean`), so one large seed does not dominate."""
     gains, all_norms = [], []
     for seed in seeds:
         torch.manual_seed(seed)
         model = make_mlp([X.shape[1]] + [width] * depth + [int(y.max()) + 1], factory, init)
         norms = backward_signal(model, X, y)[:-1]   # the hidden layers; the output layer is fixed by the loss
         all_norms.append(norms)
-        gains.append(fitted_gain(norms))
-    gain = float(np.exp(np.mean(np.log(gains)))) if all(g > 0 for g in gains) else math.nan
-    return gain, np.mean(np.asarray(all_norms), axis=0).tolist()
+        gains.append(layer_gain(norms))
+    finite = all(math.isfinite(g) and g > 0 for g in gains)
+    gain = float(log_mean(gains)) if finite else math.nan
+    positive = all(v > 0 and math.isfinite(v) for row in all_norms for v in row)
+    mean_norms = log_mean(all_norms, axis=0).tolist() if positive else np.mean(all_norms, axis=0).tolist()
+    return gain, mean_norms, gains, all_norms
 
 
 def speed_vs_copy(fn: Callable[[torch.Tensor], torch.Tensor], size: int = 2**20,
@@ -195,7 +203,7 @@ class ReportCard:
     """One activation's measurements; see the module docstring for what each field means."""
     name: str
     init: str
-    gain: float                      # backward-signal factor per layer at initialisation
+    gain: float                      # factor on the squared backward signal per layer at init (log mean)
     speed_pct: float | None          # % of a memory copy's speed (float32, CPU); None if skipped
     dead: float                      # fraction of hidden units dead after training (mean over seeds)
     epochs: float | None             # median epochs to the target (None: not reached in most seeds)
@@ -209,15 +217,20 @@ class ReportCard:
     f: list[float] = field(repr=False, default_factory=list)
     df: list[float] = field(repr=False, default_factory=list)
     epochs_per_seed: list[int | None] = field(repr=False, default_factory=list)
+    gains: list[float] = field(repr=False, default_factory=list)          # the gain of every depth seed
+    norms_per_seed: list[list[float]] = field(repr=False, default_factory=list)
+    gain_seeds: tuple[int, ...] = ()
 
 
 def report_card(activation, name: str | None = None, *, init: str = "he", depth: int = 20,
-                seeds: Sequence[int] = (0, 1, 2), lr: float = 0.05, epochs: int = 20,
-                target: float = 0.98, cost: bool = True, data=None) -> ReportCard:
+                seeds: Sequence[int] = (0, 1, 2), gain_seeds: Sequence[int] = (0, 1, 2, 3, 4),
+                lr: float = 0.05, epochs: int = 20, target: float = 0.98, cost: bool = True,
+                data=None) -> ReportCard:
     """Measure ``activation``'s report card (takes a few seconds with one CPU thread).
 
     ``init`` is the initialisation of the depth test and of the training runs ("he", "xavier"
-    or "default"); ``seeds`` are used for the depth test and the training runs; ``cost=False``
+    or "default"); ``gain_seeds`` are the depth test's seeds (at least 5 for a spread), ``seeds``
+    the training runs'; ``cost=False``
     skips the (non-deterministic) timing. ``data`` defaults to :func:`relucourse.data.digits`.
     """
     factory, default_name = as_module_factory(activation)
@@ -230,7 +243,8 @@ def report_card(activation, name: str | None = None, *, init: str = "he", depth:
         values = probe(grid)
         (slope,) = torch.autograd.grad(values.sum(), grid)
 
-    gain, layer_norms = gradient_gain(factory, X[:256], y[:256], depth=depth, init=init, seeds=seeds)
+    gain, layer_norms, gains, norms_per_seed = gradient_gain(factory, X[:256], y[:256], depth=depth,
+                                                             init=init, seeds=gain_seeds)
     speed = speed_vs_copy(probe) if cost else None
 
     deads, per_seed, accs, curves = [], [], [], []
@@ -248,7 +262,8 @@ def report_card(activation, name: str | None = None, *, init: str = "he", depth:
                       epochs=median, test_acc=float(np.mean(accs)), target=target, depth=depth,
                       seeds=tuple(seeds), layer_norms=layer_norms, curves=curves,
                       x=grid.detach().tolist(), f=values.detach().tolist(), df=slope.tolist(),
-                      epochs_per_seed=per_seed)
+                      epochs_per_seed=per_seed, gains=gains, norms_per_seed=norms_per_seed,
+                      gain_seeds=tuple(gain_seeds))
 
 
 def _cell(value, fmt: str) -> str:
@@ -257,12 +272,19 @@ def _cell(value, fmt: str) -> str:
     return format(value, fmt)
 
 
+def _range(values: Sequence[float]) -> str | None:
+    if not values or not all(math.isfinite(v) for v in values):
+        return None
+    return f"{min(values):.2f}-{max(values):.2f}"
+
+
 def format_cards(cards: Sequence[ReportCard], cost: bool = True) -> str:
     """The cards side by side, one row per criterion (fits 68 characters for up to 3 cards)."""
     width = 11
     first = cards[0]
     rows = [("", [c.name[:width - 1] for c in cards], "s"),
-            (f"gain/layer ({first.init}, depth {first.depth})", [c.gain for c in cards], ".2f")]
+            (f"gain/layer ({first.init}, depth {first.depth})", [c.gain for c in cards], ".2f"),
+            (f"  lowest-highest of {len(first.gains)} seeds", [_range(c.gains) for c in cards], "s")]
     if cost:
         rows.append(("speed, % of a copy (f32 CPU)", [c.speed_pct for c in cards], ".0f"))
     rows += [("dead units after training, %", [100 * c.dead for c in cards], ".1f"),
@@ -284,22 +306,26 @@ def plot_cards(cards: Sequence[ReportCard], colors: Sequence[str] | None = None)
     for card, color in zip(cards, colors):
         ax_f.plot(card.x, card.f, color=color, label=card.name)
         ax_df.plot(card.x, card.df, color=color, label=card.name)
-        ax_g.semilogy(range(1, len(card.layer_norms) + 1), card.layer_norms, color=color,
+        layers = range(1, len(card.layer_norms) + 1)
+        ax_g.semilogy(layers, card.layer_norms, color=color,
                       label=f"{card.name} (gain {card.gain:.2f})")
+        if len(card.norms_per_seed) > 1:
+            per_seed = np.asarray(card.norms_per_seed)
+            ax_g.fill_between(layers, per_seed.min(0), per_seed.max(0), color=color, alpha=0.2, lw=0)
         for i, curve in enumerate(card.curves):
             ax_t.plot(range(1, len(curve) + 1), curve, color=color, alpha=0.8,
                       label=card.name if i == 0 else None)
     ax_f.set(xlabel="input x", ylabel="f(x)", title="the function")
     ax_df.set(xlabel="input x", ylabel="f'(x)", title="its derivative")
     ax_g.set(xlabel="layer (1 = input side)", ylabel="backward signal ‖∂L/∂z‖",
-             title=f"at initialisation ({cards[0].init})")
+             title=f"at init ({cards[0].init}): log mean, seed range")
     ax_t.axhline(cards[0].target, color="grey", ls=":", lw=1)
     ax_t.set(xlabel="epoch", ylabel="training accuracy", ylim=(0, 1.02),
              title="training on the digits")
     from matplotlib.ticker import MaxNLocator
     ax_t.xaxis.set_major_locator(MaxNLocator(integer=True))
-    lowest = min(min(c.layer_norms) for c in cards if c.layer_norms)
-    highest = max(max(c.layer_norms) for c in cards if c.layer_norms)
+    lowest = min(min(min(n) for n in c.norms_per_seed or [c.layer_norms]) for c in cards if c.layer_norms)
+    highest = max(max(max(n) for n in c.norms_per_seed or [c.layer_norms]) for c in cards if c.layer_norms)
     ax_g.set_ylim(lowest / 6, highest * 1.5)   # room for the legend below the curves
     for ax, where in zip(axes.flat, ["upper left", "upper left", "lower left", "lower right"]):
         ax.legend(loc=where)
@@ -307,6 +333,6 @@ def plot_cards(cards: Sequence[ReportCard], colors: Sequence[str] | None = None)
     return fig
 
 
-__all__ = ["Elementwise", "as_module_factory", "make_mlp", "backward_signal", "fitted_gain",
+__all__ = ["Elementwise", "as_module_factory", "make_mlp", "backward_signal", "layer_gain",
            "gradient_gain", "speed_vs_copy", "dead_fraction", "train_small", "ReportCard",
            "report_card", "format_cards", "plot_cards"]

@@ -3,12 +3,13 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 import torch.nn.functional as F
 
 from conftest import not_attempted, passes, rejects, stub
-from relucourse.reportcard import fitted_gain
+from relucourse.reportcard import layer_gain as fitted_gain
 from relucourse.sequences import adding_problem
 from relucourse.tooling.checks.ch06 import reference_clip_grad_norm
 
@@ -22,50 +23,12 @@ def raises(*args, **kwargs):
     raise ValueError("something went wrong")
 
 
-# -- 6.1 residual block -----------------------------------------------------------------------
+# -- 6.1 predict, then measure the factor of a residual block ---------------------------------
 
-class Block(nn.Module):
-    def __init__(self, width, zero_last=True, skip=True, act=True, zero_first=False):
-        super().__init__()
-        self.fc1, self.fc2 = nn.Linear(width, width), nn.Linear(width, width)
-        nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")
-        nn.init.zeros_(self.fc1.bias)
-        if zero_first:
-            nn.init.zeros_(self.fc1.weight)
-        if zero_last:
-            nn.init.zeros_(self.fc2.weight)
-            nn.init.zeros_(self.fc2.bias)
-        self.skip, self.act = skip, act
-
-    def forward(self, x):
-        h = self.fc1(x)
-        h = self.fc2(torch.relu(h) if self.act else h)
-        return x + h if self.skip else h
-
-
-class SeqBlock(nn.Module):
-    def __init__(self, width):
-        super().__init__()
-        self.branch = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, width))
-        nn.init.zeros_(self.branch[2].weight)
-        nn.init.zeros_(self.branch[2].bias)
-
-    def forward(self, x):
-        return self.branch(x) + x
-
-
-def scaled_zero(width):
-    b = Block(width, zero_last=False)
-    with torch.no_grad():
-        b.fc2.weight.mul_(0.0)
-        b.fc2.bias.zero_()
-    return b
-
-
-def test_6_1_accepts_correct_blocks():
-    passes("6.1", lambda w: Block(w))
-    passes("6.1", SeqBlock)
-    passes("6.1", scaled_zero)
+def test_6_1_accepts_correct_predictions():
+    passes("6.1", lambda s, a: 1 + 2 * s ** 2 * (1 + a ** 2))
+    passes("6.1", lambda s, a: torch.tensor(1.0 + 2 * s * s + 2 * s * s * a * a))
+    passes("6.1", lambda s, a: np.float64(1 + s * s * (2 + 2 * a * a)) * 1.01)   # within 2 %
 
 
 def test_6_1_stub_and_generic_failures():
@@ -73,30 +36,26 @@ def test_6_1_stub_and_generic_failures():
     rejects("6.1", raises, says=("raised an error",))
     rejects("6.1", forever, says=("did not finish",))
     rejects("6.1", 3, says=("expected a function",))
-    rejects("6.1", lambda w: (lambda x: x), says=("expected an nn.Module",))
+    rejects("6.1", lambda s, a: "3", says=("expected a number",))
 
 
-def test_6_1_rejects_wrong_blocks():
-    rejects("6.1", lambda w: nn.Identity(), says=("too few trainable parameters",))
-    rejects("6.1", lambda w: Block(w, skip=False), says=("skip connection",))
-    rejects("6.1", lambda w: Block(w, zero_last=False), says=("does not return its input",))
-    rejects("6.1", lambda w: Block(w, zero_first=True), says=("no gradient",))
-    rejects("6.1", lambda w: Block(w, act=False), says=("linear",))
+def test_6_1_rejects_wrong_predictions_one_per_rule():
+    rejects("6.1", lambda s, a: 1 + s * s * (1 + a * a), says=("no activation after it",))
+    rejects("6.1", lambda s, a: 2 * s * s * (1 + a * a), says=("identity path",))
+    rejects("6.1", lambda s, a: 1 + 2 * s * (1 + a * a), says=("s^2",))
+    rejects("6.1", lambda s, a: 1 + 2 * s * s * (1 + a), says=("a^2 z^2",))
+    rejects("6.1", lambda s, a: 1 + 2 * s * s, says=("(1 + a^2) / 2",))
+    rejects("6.1", lambda s, a: math.sqrt(1 + 2 * s * s * (1 + a * a)), says=("second moment",))
+    rejects("6.1", lambda s, a: (1 + s * math.sqrt(2 * (1 + a * a))) ** 2, says=("uncorrelated",))
+    rejects("6.1", lambda s, a: (1 + 2 * s * s) * (1 + a * a), says=("identity path does not",))
+    rejects("6.1", lambda s, a: 3.0, says=("does not match", "measured on this machine"))
+    rejects("6.1", lambda s, a: math.nan, says=("does not match",))
 
-    class Ignores(Block):
-        def forward(self, x):
-            return x + 0 * self.fc2(self.fc1(x))
-    rejects("6.1", Ignores, says=("no gradient",))
 
-    class InPlace(Block):
-        def forward(self, x):
-            return x.add_(self.fc2(torch.relu(self.fc1(x))))
-    rejects("6.1", InPlace, says=("gradient", "in-place"))
-
-    class Nan(Block):
-        def forward(self, x):
-            return x + self.fc2(torch.relu(self.fc1(x))) * float("nan")
-    rejects("6.1", Nan, says=("does not return its input",))
+def test_6_1_measurement_agrees_with_the_reference():
+    from relucourse.tooling.checks.ch06 import FACTOR_CASES, measured_block_factor, reference_block_factor
+    for s, a in FACTOR_CASES:
+        assert measured_block_factor(s, a) == pytest.approx(reference_block_factor(s, a), rel=0.05)
 
 
 # -- 6.2 clipping -----------------------------------------------------------------------------
@@ -220,26 +179,36 @@ def adding_scatter(n, T, seed):
     return torch.stack([v, m], -1), (v * m).sum(1)
 
 
-def test_6_3_accepts_correct_generators():
-    passes("6.3", adding_problem, 1 / 6)
-    passes("6.3", adding_loop, 0.1667)
-    passes("6.3", adding_scatter, torch.tensor(2 / 12))
-    passes("6.3", adding_problem, lambda: 2 / 12)
+def good_baseline(k, low, high):
+    return k * (high - low) ** 2 / 12
 
+
+def test_6_3_accepts_correct_generators():
+    passes("6.3", adding_problem, good_baseline)
+    passes("6.3", adding_loop, lambda k, lo, hi: k * (hi - lo) * (hi - lo) / 12.05)
+    passes("6.3", adding_scatter, lambda k, lo, hi: torch.tensor(k * (hi - lo) ** 2 / 12))
+    
 
 def test_6_3_generic_failures():
     not_attempted("6.3", stub("6.3"), 0.0)
     not_attempted("6.3", adding_problem, stub("6.3"))
-    rejects("6.3", raises, 1 / 6, says=("raised an error",))
-    rejects("6.3", forever, 1 / 6, says=("did not finish",))
-    rejects("6.3", adding_problem, "1/6", says=("expected a number",))
+    rejects("6.3", raises, good_baseline, says=("raised an error",))
+    rejects("6.3", forever, good_baseline, says=("did not finish",))
 
 
 def test_6_3_rejects_wrong_generators_and_baselines():
-    rejects("6.3", adding_problem, 1 / 12, says=("ONE uniform",))
-    rejects("6.3", adding_problem, 1 / 3, says=("variances add",))
-    rejects("6.3", lambda n, T, s: adding_problem(n, T, s)[0], 1 / 6, says=("pair of tensors",))
-    rejects("6.3", lambda n, T, s: (adding_problem(n, T, s)[0].double(), adding_problem(n, T, s)[1]), 1 / 6,
+    rejects("6.3", adding_problem, lambda k, lo, hi: k / 12, says=("not 1/12",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: k * (hi - lo) / 12, says=("SQUARE",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: k * k * (hi - lo) ** 2 / 12, says=("not k^2",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: (hi - lo) ** 2 / 12, says=("sum of k",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: 1 / 6, says=("chapter's case",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: k * (hi - lo) ** 2 / 4, says=("w^2 / 12",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: math.sqrt(k * (hi - lo) ** 2 / 12), says=("standard deviation",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: k * (lo + hi) / 2, says=("not its mean",))
+    rejects("6.3", adding_problem, lambda k, lo, hi: "1/6", says=("expected a number",))
+    rejects("6.3", adding_problem, 1 / 6, says=("expected a function",))
+    rejects("6.3", lambda n, T, s: adding_problem(n, T, s)[0], good_baseline, says=("pair of tensors",))
+    rejects("6.3", lambda n, T, s: (adding_problem(n, T, s)[0].double(), adding_problem(n, T, s)[1]), good_baseline,
             says=("float32",))
 
     def anywhere(n, T, seed):
@@ -248,16 +217,16 @@ def test_6_3_rejects_wrong_generators_and_baselines():
         idx = torch.stack([torch.randperm(T, generator=g)[:2] for _ in range(n)])
         m = torch.zeros(n, T).scatter_(1, idx, 1.0)
         return torch.stack([v, m], -1), (v * m).sum(1)
-    rejects("6.3", anywhere, 1 / 6, says=("first half",))
+    rejects("6.3", anywhere, good_baseline, says=("first half",))
 
     def unseeded(n, T, seed):
         return adding_problem(n, T, seed=int(torch.randint(0, 10**6, ())))
-    rejects("6.3", unseeded, 1 / 6, says=("same seed",))
+    rejects("6.3", unseeded, good_baseline, says=("same seed",))
 
     def mean_target(n, T, seed):
         X, y = adding_problem(n, T, seed)
         return X, y / 2
-    rejects("6.3", mean_target, 1 / 6, says=("sum of the marked",))
+    rejects("6.3", mean_target, good_baseline, says=("sum of the marked",))
 
     def same_pos(n, T, seed):
         g = torch.Generator().manual_seed(seed)
@@ -266,14 +235,14 @@ def test_6_3_rejects_wrong_generators_and_baselines():
         m[:, 0] = 1
         m[:, T - 1] = 1
         return torch.stack([v, m], -1), (v * m).sum(1)
-    rejects("6.3", same_pos, 1 / 6, says=("uniformly",))
+    rejects("6.3", same_pos, good_baseline, says=("uniformly",))
 
     def normal_values(n, T, seed):
         X, y = adding_problem(n, T, seed)
         X = X.clone()
         X[:, :, 0] = torch.randn(n, T, generator=torch.Generator().manual_seed(seed))
         return X, (X[:, :, 0] * X[:, :, 1]).sum(1)
-    rejects("6.3", normal_values, 1 / 6, says=("[0, 1)",))
+    rejects("6.3", normal_values, good_baseline, says=("[0, 1)",))
 
 
 # -- 6.4 autoencoder output -----------------------------------------------------------------
@@ -290,10 +259,19 @@ class Squash(nn.Module):
         return self.low + (self.high - self.low) * torch.sigmoid(z)
 
 
+class TanhSquash(Squash):
+    def forward(self, h):
+        z = self.fc(h)
+        if math.isinf(self.low) or math.isinf(self.high):
+            return z
+        return self.low + (self.high - self.low) * (torch.tanh(z) + 1) / 2
+
+
 def test_6_4_accepts_correct_layers():
-    passes("6.4", lambda hidden, n_out, low, high: nn.Linear(hidden, n_out))
     passes("6.4", Squash)
-    passes("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.Identity()))
+    passes("6.4", TanhSquash)
+    passes("6.4", lambda hidden, n_out, low, high: Squash(hidden, n_out, low, high) if math.isfinite(high)
+           else nn.Sequential(nn.Linear(hidden, n_out), nn.Identity()))
 
 
 def test_6_4_generic_failures():
@@ -304,11 +282,14 @@ def test_6_4_generic_failures():
 
 
 def test_6_4_rejects_outputs_that_do_not_cover_the_range():
+    rejects("6.4", lambda hidden, n_out, low, high: nn.Linear(hidden, n_out), says=("outside [low, high]",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.ReLU()),
-            says=("reconstruction error",))
+            says=("outside [low, high]",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.Sigmoid()),
             says=("reconstruction error",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.Tanh()),
+            says=("outside [low, high]",))
+    rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.Hardtanh(0, 1)),
             says=("reconstruction error",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Linear(n_out, hidden), says=("raised an error",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.ReLU(), nn.Identity()),
@@ -333,16 +314,16 @@ def gain_torch(norms):
     if (v <= 0).any() or not torch.isfinite(v).all():
         return float("nan")
     x = torch.arange(len(v), dtype=torch.float64)
-    lv = v.log()
+    lv = 2 * v.log()
     slope = ((x - x.mean()) * (lv - lv.mean())).sum() / ((x - x.mean()) ** 2).sum()
     return torch.exp(-slope)
 
 
 def gain_log10(norms):
     v = np.asarray([float(n) for n in norms])
-    if np.any(v <= 0):
+    if np.any(v <= 0) or not np.all(np.isfinite(v)):
         return math.nan
-    return float(10 ** (-np.polyfit(np.arange(len(v)), np.log10(v), 1)[0]))
+    return float(10 ** (-np.polyfit(np.arange(len(v)), np.log10(v ** 2), 1)[0]))
 
 
 def test_6_5_accepts_correct_fits():
@@ -358,51 +339,78 @@ def test_6_5_generic_failures():
     rejects("6.5", lambda n: "2.0", says=("expected a number",))
 
 
-def test_6_5_rejects_wrong_fits():
+def _fit(norms, log=np.log, square=True):
+    v = np.asarray([float(n) for n in norms])
+    return np.polyfit(np.arange(len(v)), log(v ** 2 if square else v), 1)[0], v
+
+
+def test_6_5_rejects_wrong_fits_one_per_rule():
+    def on_the_norm(norms):        # the old, second meaning of gain
+        slope, v = _fit(norms, square=False)
+        return float(np.exp(-slope)) if np.all(v > 0) and np.all(np.isfinite(v)) else math.nan
+    rejects("6.5", on_the_norm, says=("SQUARED norm",))
+
     def slope_sign(norms):
-        v = np.asarray([float(n) for n in norms])
-        return float(np.exp(np.polyfit(np.arange(len(v)), np.log(v), 1)[0])) if np.all(v > 0) else math.nan
+        slope, v = _fit(norms)
+        return float(np.exp(slope)) if np.all(v > 0) and np.all(np.isfinite(v)) else math.nan
     rejects("6.5", slope_sign, says=("towards the INPUT",))
 
     def endpoints(norms):
         v = np.asarray([float(n) for n in norms])
-        return float((v[0] / v[-1]) ** (1 / (len(v) - 1))) if np.all(v > 0) else math.nan
+        ok = np.all(v > 0) and np.all(np.isfinite(v))
+        return float((v[0] / v[-1]) ** (2 / (len(v) - 1))) if ok else math.nan
     rejects("6.5", endpoints, says=("first and last",))
 
     def slope_only(norms):
-        v = np.asarray([float(n) for n in norms])
-        return float(-np.polyfit(np.arange(len(v)), np.log(v), 1)[0]) if np.all(v > 0) else math.nan
+        slope, v = _fit(norms)
+        return float(-slope) if np.all(v > 0) and np.all(np.isfinite(v)) else math.nan
     rejects("6.5", slope_only, says=("slope of log",))
 
     def no_nan(norms):
         v = np.asarray([float(n) for n in norms])
-        v = np.where(v > 0, v, 1e-30)
-        return float(np.exp(-np.polyfit(np.arange(len(v)), np.log(v), 1)[0]))
+        v = np.where((v > 0) & np.isfinite(v), v, 1e-30)
+        return float(np.exp(-np.polyfit(np.arange(len(v)), np.log(v ** 2), 1)[0]))
     rejects("6.5", no_nan, says=("nan",))
 
-    def mixed(norms):
+    def skips_bad_norms(norms):   # drops the infinite norm instead of answering nan
         v = np.asarray([float(n) for n in norms])
-        return float(np.exp(-np.polyfit(np.arange(len(v)), np.log10(v), 1)[0])) if np.all(v > 0) else math.nan
+        if np.any(v <= 0):
+            return math.nan
+        keep = np.isfinite(v)
+        return float(np.exp(-np.polyfit(np.arange(len(v))[keep], np.log(v[keep] ** 2), 1)[0]))
+    rejects("6.5", skips_bad_norms, says=("nan",))
+
+    def mixed(norms):
+        slope, v = _fit(norms, log=np.log10)
+        return float(np.exp(-slope)) if np.all(v > 0) and np.all(np.isfinite(v)) else math.nan
     rejects("6.5", mixed, says=("log10",))
+
+    def as_text(norms):
+        return str(fitted_gain(norms))
+    rejects("6.5", as_text, says=("expected a number",))
 
 
 # -- 6.6 design -------------------------------------------------------------------------------
 
-def test_6_6_accepts_designs_that_keep_the_signal():
-    passes("6.6", lambda x: math.sqrt(6) * torch.relu(x))
-    passes("6.6", lambda x: 2.3 * F.leaky_relu(x, 0.1))
-    passes("6.6", lambda x: 1.6 * torch.tanh(x))
+def test_6_6_accepts_designs_that_keep_the_signal_and_train():
+    passes("6.6", lambda x: math.sqrt(6) * torch.relu(x), 0.05 / 6)
+    passes("6.6", lambda x: 2.3 * F.leaky_relu(x, 0.1), 0.01)
+    passes("6.6", lambda x: 1.6 * torch.tanh(x), 0.02)
 
 
-def test_6_6_rejects_designs_that_do_not():
-    not_attempted("6.6", stub("6.6"))
-    rejects("6.6", raises, says=("raised an error",))
-    rejects("6.6", forever, says=("did not finish",))
-    rejects("6.6", torch.relu, says=("does not survive", "0.40"))
-    rejects("6.6", F.gelu, says=("does not survive",))
-    rejects("6.6", lambda x: 10 * torch.relu(x), says=("does not survive",))
-    rejects("6.6", lambda x: 2.45 * x, says=("linear",))
-    rejects("6.6", lambda x: x / x.norm() * 10, says=("elementwise",))
-    rejects("6.6", lambda x: torch.relu(x) / 0 * x, says=("NaN",))
-    rejects("6.6", lambda x: x.numpy(), says=("float tensor",))
-    rejects("6.6", lambda x: torch.relu_(x) * 2.45, says=("in place",))
+def test_6_6_rejects_designs_that_do_not_one_per_rule():
+    good = lambda x: math.sqrt(6) * torch.relu(x)          # noqa: E731
+    not_attempted("6.6", stub("6.6"), 0.01)
+    rejects("6.6", raises, 0.01, says=("raised an error",))
+    rejects("6.6", forever, 0.01, says=("did not finish",))
+    rejects("6.6", torch.relu, 0.05, says=("does not survive", "0.17"))
+    rejects("6.6", F.gelu, 0.05, says=("does not survive",))
+    rejects("6.6", lambda x: 10 * torch.relu(x), 0.001, says=("does not survive",))
+    rejects("6.6", good, 0.05, says=("does not train", "c^2"))        # the model answer of old, 0.089
+    rejects("6.6", good, -0.01, says=("positive number",))
+    rejects("6.6", good, "0.01", says=("positive number",))
+    rejects("6.6", lambda x: 2.45 * x, 0.01, says=("linear",))
+    rejects("6.6", lambda x: x / x.norm() * 10, 0.01, says=("elementwise",))
+    rejects("6.6", lambda x: torch.relu(x) / 0 * x, 0.01, says=("NaN",))
+    rejects("6.6", lambda x: x.numpy(), 0.01, says=("float tensor",))
+    rejects("6.6", lambda x: torch.relu_(x) * 2.45, 0.01, says=("in place",))
