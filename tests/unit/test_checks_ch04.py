@@ -338,11 +338,21 @@ def test_4_5_rejects_wrong_answers():
     rejects("4.5", _kill(count=True), says=("between 0 and 1",))
     rejects("4.5", _kill(mean=True), says=("not a fraction of 5 seeds",))
     rejects("4.5", _kill(layer=0), says=("wrong fraction", "SECOND one"))
-    rejects("4.5", _kill(seeds=[0]), says=("wrong fraction",))
-    rejects("4.5", _kill(seeds=range(1, 6)), says=("wrong fraction",))
-    rejects("4.5", _kill(batch_size=64), says=("wrong fraction",))
-    rejects("4.5", lambda lrs, data: {lr: 1.0 for lr in lrs}, says=("wrong fraction at lr 0.3",))
+    for wrong in (_kill(seeds=[0]), _kill(seeds=range(1, 6)), _kill(batch_size=64)):
+        _rejected_where_it_differs(wrong)
+    rejects("4.5", lambda lrs, data: {lr: 1.0 for lr in lrs}, says=("wrong fraction of killed seeds at lr 0.3",))
     rejects("4.5", lambda lrs, data: {lr: "0.2" for lr in lrs}, says=("not a number",))
+
+
+def _rejected_where_it_differs(wrong):
+    """Another recipe (other seeds, batch size) is wrong; on a given machine it may still happen to
+    give the same fractions, and then the check rightly accepts it."""
+    from relucourse.data import digits
+    from relucourse.tooling.checks.ch04 import KILL_GRID
+    if wrong(list(KILL_GRID), digits()) != reference_kill_fractions(KILL_GRID):
+        rejects("4.5", wrong, says=("wrong fraction",))
+    else:
+        passes("4.5", wrong)
 
 
 def test_4_5_diagnoses_a_strict_threshold():
