@@ -8,9 +8,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import not_attempted, passes, rejects, stub
+from relucourse import method
 from relucourse.deadunits import dead_masks
 from relucourse.dying import born_dead_bound
-from relucourse.tooling.checks.ch04 import (LR_GRID, dead_after, reference_dead_counts, reference_margins)
+from relucourse.tooling.checks.ch04 import (dead_after, reference_dead_counts, reference_kill_fractions,
+                                            reference_leaky_comparison, reference_margins)
 
 
 def forever(*args, **kwargs):
@@ -174,130 +176,193 @@ def test_4_2_rejects_state_changes():
     rejects("4.2", trains_a_bit, says=("changed the model's parameters",))
 
 
-# -- 4.3 born-dead probability --------------------------------------------------------------------
+# -- 4.3 safe width -------------------------------------------------------------------------------
+
+def width_loop(depth, risk):
+    n = 1
+    while 1 - (1 - 2.0 ** -n) ** depth > risk:
+        n += 1
+    return n
+
+
+def width_closed_form(depth, risk):
+    return max(1, math.ceil(-math.log2(1 - (1 - risk) ** (1 / depth))))
+
+
+def _width(rule):
+    def fn(depth, risk):
+        n = 1
+        while not rule(n, depth, risk):
+            n += 1
+        return n
+    return fn
+
 
 def test_4_3_accepts_the_reference_and_other_correct_forms():
-    passes("4.3", born_dead_bound)
-    passes("4.3", lambda w, L: 1 - (1 - 2 ** -w) ** L)
-    passes("4.3", lambda w, L: 1 - (1 - 0.5 ** w) ** L if L else 0)
-    passes("4.3", lambda w, L: float(-np.expm1(L * np.log1p(-(0.5 ** w)))))
-    passes("4.3", lambda w, L: torch.tensor(1 - (1 - 2.0 ** -w) ** L, dtype=torch.float64))
+    passes("4.3", width_loop)
+    passes("4.3", width_closed_form)
+    passes("4.3", lambda d, r: np.int64(next(n for n in range(1, 200) if born_dead_bound(n, d) <= r)))
+    passes("4.3", lambda d, r: torch.tensor(width_loop(d, r)))
 
 
-def test_4_3_rejects_wrong_formulas_with_a_diagnosis():
+def test_4_3_rejects_wrong_widths_with_a_diagnosis():
     not_attempted("4.3", stub("4.3"))
     rejects("4.3", raises, says=("raised an error",))
     rejects("4.3", forever, says=("did not finish",))
-    rejects("4.3", lambda w, L: (1 - 2 ** -w) ** L, says=("ALIVE",))
-    rejects("4.3", lambda w, L: 1 - (1 - 2 ** -w) ** (L + 1), says=("hidden layers only",))
-    rejects("4.3", lambda w, L: min(1.0, L * 2 ** -w), says=("union bound",))
-    rejects("4.3", lambda w, L: 1 - (1 - 2 ** -(w - 1)) ** L, says=("2^-width",))
-    rejects("4.3", lambda w, L: 1 - (1 - 2 ** -w) ** (L - 1), says=("first hidden layer",))
-    rejects("4.3", lambda w, L: f"{1 - (1 - 2 ** -w) ** L:.3f}", says=("expected a number",))
-    rejects("4.3", lambda w, L: float("nan"), says=("wrong value",))
-    rejects("4.3", lambda w, L: round(1 - (1 - 2 ** -w) ** L, 2), says=("wrong value",))
+    rejects("4.3", lambda d, r: born_dead_bound(3, d), says=("expected an int", "probability"))
+    rejects("4.3", lambda d, r: float(width_loop(d, r)), says=("expected an int",))
+    rejects("4.3", _width(lambda n, d, r: d * 2.0 ** -n <= r), says=("wrong width", "union bound"))
+    rejects("4.3", _width(lambda n, d, r: 2.0 ** -n <= r), says=("wrong width", "grows with the depth"))
+    rejects("4.3", lambda d, r: width_loop(d, r) - 1, says=("wrong width", "one too small"))
+    rejects("4.3", lambda d, r: width_loop(d, r) + 1, says=("wrong width", "SMALLEST"))
+    rejects("4.3", _width(lambda n, d, r: born_dead_bound(n, d + 1) <= r), says=("wrong width",))
+    rejects("4.3", _width(lambda n, d, r: 1 - (1 - 2.0 ** -(n - 1)) ** d <= r), says=("wrong width", "2^-N"))
+    rejects("4.3", lambda d, r: min(30, width_loop(d, r)), says=("wrong width",))        # capped at 30
+    rejects("4.3", lambda d, r: str(width_loop(d, r)), says=("expected an int",))
 
 
-# -- 4.4 simulation -------------------------------------------------------------------------------
+# -- 4.4 first dead layers ------------------------------------------------------------------------
 
-def _sim(*, weights="normal", any_unit=False, both_sides=False, count_output=False, normalise=True, seeded=True):
-    def simulate(width, depth, n_nets, seed):
+def _layers(*, weights="normal", cumulative=False, every=False, drop_last=False, fractions=False,
+            seeded=True, positive_off=False, shift=0, bias=0.0):
+    def first_dead_layers(width, depth, n_nets, seed):
         g = torch.Generator().manual_seed(seed if seeded else int(torch.randint(0, 10**6, ())))
-        xs = torch.tensor([1.0, -1.0]) if both_sides else torch.tensor([1.0])
-        h = xs.view(1, -1, 1).expand(n_nets, len(xs), 1)
-        dead = torch.zeros(n_nets, dtype=torch.bool)
+        h = torch.ones(n_nets, 1, 1)
+        first = torch.full((n_nets,), depth)
+        every_count = [0] * (depth + 1)
         fan_in = 1
-        for layer in range(depth + (1 if count_output else 0)):
-            out = width if layer < depth else 1
+        for layer in range(depth):
             if weights == "normal":
-                w = torch.randn(n_nets, fan_in, out, generator=g) * math.sqrt(2 / fan_in)
+                w = torch.randn(n_nets, fan_in, width, generator=g) * math.sqrt(2 / fan_in)
             elif weights == "uniform":
-                w = torch.rand(n_nets, fan_in, out, generator=g) * 2 - 1
+                w = torch.rand(n_nets, fan_in, width, generator=g) * 2 - 1
             else:
-                w = torch.rand(n_nets, fan_in, out, generator=g)
-            z = h @ w
-            h = torch.relu(z)
-            off = (h == 0).any(-1) if any_unit else (h == 0).all(-1)
-            dead |= off.all(-1)
-            fan_in = out
-        count = int(dead.sum())
-        return count / n_nets if normalise else count
-    return simulate
+                w = torch.rand(n_nets, fan_in, width, generator=g)
+            b = bias  # a constant bias: the nets are no longer bias-free
+            h = torch.relu(h @ w + b)
+            zero = ((h > 0) if positive_off else (h == 0)).all(dim=2).squeeze(1)
+            every_count[layer] = int(zero.sum())
+            first = torch.where(zero & (first == depth), torch.full_like(first, layer), first)
+            fan_in = width
+        counts = torch.bincount(first, minlength=depth + 1).tolist()
+        if shift:
+            counts = [0] + counts[:-2] + [counts[-2] + counts[-1]]
+        if every:
+            counts = every_count[:depth] + [counts[-1]]
+        if cumulative:
+            counts = list(np.cumsum(counts[:-1])) + [counts[-1]]
+            counts = [int(v) for v in counts]
+        if drop_last:
+            counts = counts[:-1]
+        if fractions:
+            counts = [v / n_nets for v in counts]
+        return counts
+    return first_dead_layers
 
 
-def sim_numpy_loop(width, depth, n_nets, seed):
+def layers_numpy_loop(width, depth, n_nets, seed):
     rng = np.random.default_rng(seed)
-    dead = 0
+    counts = [0] * (depth + 1)
     for _ in range(n_nets):
         h = np.ones(1)
-        for _ in range(depth):
+        for layer in range(depth):
             h = np.maximum(rng.normal(0, 1, size=(width, len(h))) @ h, 0)   # the scale does not matter
             if not h.any():
-                dead += 1
+                counts[layer] += 1
                 break
-    return dead / n_nets
+        else:
+            counts[depth] += 1
+    return counts
 
 
-def test_4_4_accepts_correct_simulations():
-    passes("4.4", _sim())
-    passes("4.4", _sim(weights="uniform"))
-    passes("4.4", sim_numpy_loop)
-    passes("4.4", lambda w, L, n, s: torch.tensor(_sim()(w, L, n, s), dtype=torch.float64))
+def test_4_4_accepts_correct_measurements():
+    passes("4.4", _layers())
+    passes("4.4", _layers(weights="uniform"))
+    passes("4.4", layers_numpy_loop)
+    passes("4.4", lambda w, L, n, s: np.array(_layers()(w, L, n, s)))
 
 
-def test_4_4_rejects_wrong_simulations():
+def test_4_4_rejects_wrong_measurements():
     not_attempted("4.4", stub("4.4"))
     rejects("4.4", raises, says=("raised an error",))
     rejects("4.4", forever, says=("did not finish within 10 s",))
-    rejects("4.4", _sim(both_sides=True), says=("too far", "negative x"))
-    rejects("4.4", _sim(weights="positive"), says=("too far",))
-    rejects("4.4", _sim(any_unit=True), says=("too far",))
-    rejects("4.4", _sim(count_output=True), says=("too far", "hidden layers only"))
-    rejects("4.4", _sim(normalise=False), says=("between 0 and 1",))
-    rejects("4.4", _sim(seeded=False), says=("same seed gave a different result",))
-    rejects("4.4", lambda w, L, n, s: born_dead_bound(w, L), says=("multiple of 1/",))
-    rejects("4.4", lambda w, L, n, s: "0.5", says=("expected a number",))
+    rejects("4.4", _layers(cumulative=True), says=("more than n_nets", "cumulative"))
+    rejects("4.4", lambda w, L, n, s: _layers()(w, L, n, s)[::-1], says=("too far",))
+    rejects("4.4", _layers(drop_last=True), says=("wrong length",))
+    rejects("4.4", _layers(fractions=True), says=("expected a list of ints",))
+    rejects("4.4", _layers(seeded=False), says=("same seed gave a different result",))
+    rejects("4.4", _layers(weights="positive"), says=("too far", "symmetric"))
+    rejects("4.4", _layers(positive_off=True), says=("too far",))
+    rejects("4.4", _layers(shift=1), says=("too far",))
+    rejects("4.4", _layers(bias=0.5), says=("too far",))
+    rejects("4.4", lambda w, L, n, s: [round(v) for v in __import__(
+        "relucourse.tooling.checks.ch04", fromlist=["x"]).expected_first_dead(w, L, n)][:-1] + [0],
+        says=("do not add up",))
 
 
-# -- 4.5 smallest killing learning rate -----------------------------------------------------------
+# -- 4.5 kill fractions ---------------------------------------------------------------------------
 
-def _answer():
-    return next(lr for lr in LR_GRID if dead_after(lr) >= 0.5)
+def _kill(*, layer=1, strict=False, seeds=range(5), mean=False, scale=1.0, count=False, as_list=False,
+          str_keys=False, batch_size=128, epochs=5, on_test=False):
+    def kill_fractions(lrs, data):
+        from relucourse.dying import run_digits
+        out = {}
+        for lr in lrs:
+            values = []
+            for s in seeds:
+                model = run_digits(data, seed=s, lr=lr, batch_size=batch_size, epochs=epochs)["model"]
+                X = data[2] if on_test else data[0]
+                values.append(list(dead_masks(model, X).values())[layer].float().mean().item())
+            if mean:
+                v = float(np.mean(values))
+            else:
+                killed = sum((v > 0.5) if strict else (v >= 0.5) for v in values)
+                v = killed if count else scale * killed / len(values)
+            out[str(lr) if str_keys else lr] = v
+        return list(out.values()) if as_list else out
+    return kill_fractions
 
 
-def search_with_the_monitor(grid, data):
-    from relucourse.dying import run_digits
-    for lr in sorted(grid):
-        model = run_digits(data, seed=0, lr=lr, batch_size=128, epochs=5)["model"]
-        if list(dead_masks(model, data[0]).values())[1].float().mean() >= 0.5:
-            return lr
-    return None
-
-
-def test_4_5_accepts_correct_searches_and_answer_types():
-    lr = _answer()
-    passes("4.5", search_with_the_monitor)
-    passes("4.5", lambda grid, data: next(v for v in grid if dead_after(v) >= 0.5))
-    passes("4.5", lambda grid, data: np.float64(lr))
-    passes("4.5", lambda grid, data: torch.tensor(lr + 1e-12))
+def test_4_5_accepts_correct_fractions():
+    passes("4.5", _kill())
+    passes("4.5", lambda lrs, data: {lr: np.float64(v) for lr, v in reference_kill_fractions(lrs).items()})
+    passes("4.5", lambda lrs, data: {lr: torch.tensor(v) for lr, v in reference_kill_fractions(lrs).items()})
 
 
 def test_4_5_rejects_wrong_answers():
-    lr = _answer()
-    i = LR_GRID.index(lr)
     not_attempted("4.5", stub("4.5"))
     rejects("4.5", raises, says=("raised an error",))
-    rejects("4.5", forever, says=("did not finish within 20 s",))
-    rejects("4.5", lambda grid, data: LR_GRID[i - 1], says=("less than half",))
-    rejects("4.5", lambda grid, data: LR_GRID[i + 1], says=("smaller learning rate",))
-    rejects("4.5", lambda grid, data: max(grid), says=("smaller learning rate",))
-    rejects("4.5", lambda grid, data: 0.123, says=("not one of the grid",))
-    rejects("4.5", lambda grid, data: str(lr), says=("expected a number",))
-    rejects("4.5", lambda grid, data: [lr], says=("expected a number",))
-    rejects("4.5", lambda grid, data: True, says=("expected a number",))
-    rejects("4.5", lambda grid, data: float("nan"), says=("not one of the grid",))
-    rejects("4.5", lambda grid, data: None, says=("expected a number",))
-    rejects("4.5", lambda grid, data: dead_after(lr), says=("not one of the grid",))   # the fraction, not the lr
+    rejects("4.5", _kill(as_list=True), says=("expected a dict",))
+    rejects("4.5", _kill(str_keys=True), says=("keys are not the learning rates",))
+    rejects("4.5", _kill(scale=100.0), says=("between 0 and 1",))
+    rejects("4.5", _kill(count=True), says=("between 0 and 1",))
+    rejects("4.5", _kill(mean=True), says=("not a fraction of 5 seeds",))
+    rejects("4.5", _kill(layer=0), says=("wrong fraction", "SECOND one"))
+    for wrong in (_kill(seeds=[0]), _kill(seeds=range(1, 6)), _kill(batch_size=64)):
+        _rejected_where_it_differs(wrong)
+    rejects("4.5", lambda lrs, data: {lr: 1.0 for lr in lrs}, says=("wrong fraction of killed seeds at lr 0.3",))
+    rejects("4.5", lambda lrs, data: {lr: "0.2" for lr in lrs}, says=("not a number",))
+
+
+def _rejected_where_it_differs(wrong):
+    """Another recipe (other seeds, batch size) is wrong; on a given machine it may still happen to
+    give the same fractions, and then the check rightly accepts it."""
+    from relucourse.data import digits
+    from relucourse.tooling.checks.ch04 import KILL_GRID
+    if wrong(list(KILL_GRID), digits()) != reference_kill_fractions(KILL_GRID):
+        rejects("4.5", wrong, says=("wrong fraction",))
+    else:
+        passes("4.5", wrong)
+
+
+def test_4_5_diagnoses_a_strict_threshold():
+    """'at least half' is >= 0.5; > 0.5 differs only where some seed has exactly half dead."""
+    from relucourse.tooling.checks.ch04 import KILL_GRID, KILL_SEEDS
+    exact = [lr for lr in KILL_GRID if any(dead_after(lr, s)[1] == 0.5 for s in KILL_SEEDS)]
+    if exact:
+        rejects("4.5", _kill(strict=True), says=(">= 0.5",))
+    else:
+        passes("4.5", _kill(strict=True))
 
 
 # -- 4.6 repair -----------------------------------------------------------------------------------
@@ -351,3 +416,51 @@ def test_4_6_rejects_what_breaks_the_rules_or_still_dies():
     rejects("4.6", big_bn, says=("parameter budget",))
     rejects("4.6", lambda seed: nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU()),
             says=("not 64-32-32-10",))
+
+
+# -- 4.7 paired comparison ------------------------------------------------------------------------
+
+def _compare(*, slope=0.1, bias=-7.0, lr=0.1, epochs=5, reverse=False, unpaired=False, higher_ge=False,
+             verdict=None, as_mean=False, accuracies=False):
+    def compare_leaky(data, seeds):
+        from relucourse.dying import run_digits
+        recipe = dict(lr=lr, batch_size=128, epochs=epochs, first_bias=bias)
+        leaky_seeds = [s + 1 for s in seeds] if unpaired else list(seeds)
+        leaky = [run_digits(data, seed=s, activation="leaky", negative_slope=slope, **recipe)["test_acc"]
+                 for s in leaky_seeds]
+        relu = [run_digits(data, seed=s, **recipe)["test_acc"] for s in seeds]
+        d = method.paired(relu, leaky) if reverse else method.paired(leaky, relu)
+        diffs = list(d.diffs)
+        if accuracies:
+            diffs = leaky
+        higher = d.above + (d.ties if higher_ge else 0)
+        rescues = bool(d.mean > 0 and d.excludes_zero) if verdict is None else verdict(d)
+        return {"diffs": float(np.mean(diffs)) if as_mean else diffs, "higher": higher, "rescues": rescues}
+    return compare_leaky
+
+
+def test_4_7_accepts_correct_comparisons():
+    passes("4.7", _compare())
+    passes("4.7", lambda data, seeds: {**reference_leaky_comparison(seeds),
+                                       "diffs": np.array(reference_leaky_comparison(seeds)["diffs"])})
+    passes("4.7", lambda data, seeds: {k: (np.bool_(v) if k == "rescues" else v)
+                                       for k, v in reference_leaky_comparison(seeds).items()})
+
+
+def test_4_7_rejects_wrong_comparisons():
+    ref = reference_leaky_comparison(list(range(5)))
+    not_attempted("4.7", stub("4.7"))
+    rejects("4.7", raises, says=("raised an error",))
+    rejects("4.7", lambda data, seeds: ref["diffs"], says=("expected a dict",))
+    rejects("4.7", lambda data, seeds: {"diffs": ref["diffs"]}, says=("lacks a key",))
+    rejects("4.7", _compare(reverse=True), says=("not the measured ones", "reversed"))
+    rejects("4.7", _compare(unpaired=True), says=("not the measured ones",))
+    rejects("4.7", _compare(slope=0.01), says=("not the measured ones",))
+    rejects("4.7", _compare(bias=-5.0), says=("not the measured ones",))
+    rejects("4.7", _compare(epochs=20), says=("not the measured ones",))
+    rejects("4.7", _compare(as_mean=True), says=("not a list of numbers",))
+    rejects("4.7", _compare(accuracies=True), says=("not the measured ones",))
+    rejects("4.7", lambda data, seeds: {**ref, "higher": ref["higher"] - 1}, says=("'higher'",))
+    rejects("4.7", lambda data, seeds: {**ref, "rescues": "yes"}, says=("not a bool",))
+    rejects("4.7", lambda data, seeds: {**ref, "rescues": not ref["rescues"]}, says=("verdict",))
+    rejects("4.7", lambda data, seeds: {**ref, "diffs": ref["diffs"][:4]}, says=("wrong length",))

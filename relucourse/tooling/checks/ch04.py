@@ -282,100 +282,171 @@ def check_dead_counts(c: Checker, dead_counts) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# 4.3 Predict: the probability that a net is born dead
+# 4.3 Derive: the width that keeps a deep net alive
 # --------------------------------------------------------------------------------------------
 
-@exercise("4.3", "Predict the born-dead probability")
-def check_born_dead_probability(c: Checker, born_dead_probability) -> None:
-    c.require_callable(born_dead_probability, "born_dead_probability")
-    cases = [(2, 5), (4, 10), (8, 20), (1, 1), (3, 1), (16, 30), (2, 50), (5, 0), (1, 200), (60, 10), (6, 1000)]
-    for width, depth in cases:
-        desc = f"born_dead_probability(width={width}, depth={depth})"
-        expected = born_dead_bound(width, depth)
-        got = c.call(born_dead_probability, width, depth, desc=desc)
-        hint = ("each hidden layer, given a non-zero input, is all zero at x = 1 with probability 2^-width, "
-                "independently of the layers before: P(dead) = 1 - (1 - 2^-width)^depth.")
-        if isinstance(got, (int, float, np.floating)) and not isinstance(got, bool) and depth > 0:
-            g, p = float(got), 2.0 ** -width
-            if math.isclose(g, (1 - p) ** depth, rel_tol=1e-6):
-                hint = "that is the probability that the net is ALIVE; the question asks for dead."
-            elif math.isclose(g, 1 - (1 - p) ** (depth + 1), rel_tol=1e-6):
-                hint = "count the hidden layers only: the output layer has no ReLU, so it cannot be 'all zero'."
-            elif math.isclose(g, min(1.0, depth * p), rel_tol=1e-6) and depth > 1:
-                hint = ("depth * 2^-width is the union bound, not the probability: the layers' events are not "
-                        "disjoint. Use the complement: the net is alive if every layer is.")
-            elif math.isclose(g, 1 - (1 - 2.0 ** -(width - 1)) ** depth, rel_tol=1e-6) and width > 1:
-                hint = "a layer is all zero when every one of its `width` units is off: probability 2^-width."
-            elif math.isclose(g, 1 - (1 - 0.5 ** width) ** (depth - 1), rel_tol=1e-6) and depth > 1:
-                hint = "the first hidden layer can be all zero too (every unit with a negative weight): count it."
-        c.expect_number(got, expected, desc=desc, rtol=1e-6, atol=1e-12, hint=hint)
+def reference_safe_width(depth: int, risk: float) -> int:
+    """The smallest width N >= 1 with 1 - (1 - 2^-N)^depth <= risk."""
+    n = 1
+    while born_dead_bound(n, depth) > risk:
+        n += 1
+    return n
 
 
-# --------------------------------------------------------------------------------------------
-# 4.4 Measure: simulate born-dead nets
-# --------------------------------------------------------------------------------------------
-
-SIM_HINT = ("draw n_nets bias-free nets: weights of layer 1 of shape (1, width), of later hidden layers "
-            "(width, width), each N(0, 2 / fan_in); at x = 1 pass through the layers with ReLU and count a net "
-            "as dead if some hidden layer's output is all zero. Return dead nets / n_nets.")
+SAFE_HINT = ("the net is born dead with probability 1 - (1 - 2^-N)^depth (section 4.3); try N = 1, 2, 3, ... "
+             "and return the first N for which that probability is at most `risk`.")
 
 
-@exercise("4.4", "Measure the born-dead probability by simulation", time_limit_s=10.0)
-def check_simulate(c: Checker, simulate_born_dead) -> None:
-    c.require_callable(simulate_born_dead, "simulate_born_dead")
-    cases = [(2, 5, 4000, 0), (4, 10, 4000, 1), (3, 3, 3000, 2), (8, 30, 4000, 3), (1, 1, 2000, 4),
-             (2, 2, 3000, 5)]
-    results = {}
-    for width, depth, n, seed in cases:
-        desc = f"simulate_born_dead(width={width}, depth={depth}, n_nets={n}, seed={seed})"
-        p = born_dead_bound(width, depth)
-        sigma = math.sqrt(p * (1 - p) / n)
-        tol = 4.5 * sigma + 1.5 / n
-        got = c.call(simulate_born_dead, width, depth, n, seed, desc=desc, hint=SIM_HINT)
-        value = None
-        if isinstance(got, (int, float, np.integer, np.floating)) and not isinstance(got, (bool, np.bool_)):
-            value = float(got)
-        elif isinstance(got, torch.Tensor) and got.numel() == 1 and got.is_floating_point():
-            value = float(got.item())
+def _as_int(value):
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point() \
+            and value.dtype != torch.bool:
+        return int(value.item())
+    return None
+
+
+@exercise("4.3", "Derive the width that keeps a deep net alive")
+def check_safe_width(c: Checker, safe_width) -> None:
+    c.require_callable(safe_width, "safe_width")
+    cases = [(8, 0.3), (100, 0.01), (10, 0.5), (1, 0.1), (50, 0.05), (3, 0.9), (1000, 0.001), (20, 1e-12),
+             (2, 0.2), (200, 0.3)]
+    for depth, risk in cases:
+        desc = f"safe_width(depth={depth}, risk={risk})"
+        expected = reference_safe_width(depth, risk)
+        got = c.call(safe_width, depth, risk, desc=desc, hint=SAFE_HINT, expected=expected)
+        value = _as_int(got)
         if value is None:
-            c.fail(f"expected a number (a fraction of nets), but your code returned {type_name(got)}.",
-                   tried=desc, expected=f"about {p:.4f}", got=describe(got), hint=SIM_HINT)
-        c.expect(0.0 <= value <= 1.0, "a fraction must lie between 0 and 1.", tried=desc,
-                 expected=f"about {p:.4f}", got=repr(value), hint="divide the number of dead nets by n_nets.")
-        c.expect(abs(value * n - round(value * n)) < 1e-6 * n, "the result is not a count of nets divided by n_nets.",
-                 tried=desc, expected=f"a multiple of 1/{n}", got=repr(value),
-                 hint="simulate exactly n_nets nets and return (number of dead nets) / n_nets.")
-        hint = SIM_HINT
-        if value < p - tol and width <= 4:
-            hint = ("fewer dead nets than the formula: do you require the net to be dead for negative x too? "
-                    "The question is about x > 0 only (for a bias-free net, x = 1 stands for all x > 0). "
-                    "Or do your weights have biases?")
-        elif value > p + tol:
-            hint = ("more dead nets than the formula: is a unit counted as 'off' when its output is > 0? "
-                    "Use a weight distribution that is symmetric around 0, and count the hidden layers only.")
-        c.expect(abs(value - p) <= tol, "the measured fraction is too far from the probability.", tried=desc,
-                 expected=f"{p:.4f} ± {tol:.4f} (4.5 standard errors of a fraction of {n} nets)",
-                 got=f"{value:.4f}", hint=hint)
-        results[(width, depth, n, seed)] = value
-    desc = "simulate_born_dead(2, 5, 4000, seed=0) a second time"
-    again = c.call(simulate_born_dead, 2, 5, 4000, 0, desc=desc)
-    c.expect(isinstance(again, (int, float, np.floating, torch.Tensor)) and float(again) == results[(2, 5, 4000, 0)],
-             "the same seed gave a different result.", tried=desc, expected=repr(results[(2, 5, 4000, 0)]),
-             got=describe(again),
+            hint = "return the width as an int, e.g. 14 (round up a closed-form solution with math.ceil)."
+            if isinstance(got, (float, np.floating)) and 0 < float(got) < 1:
+                hint = "that looks like a probability; the question asks for the width N."
+            c.fail(f"expected an int (a width), but your code returned {type_name(got)}.", tried=desc,
+                   expected=repr(expected), got=describe(got), hint=hint)
+        hint = SAFE_HINT
+        if value == expected + 1 and born_dead_bound(expected, depth) <= risk:
+            if depth * 2.0 ** -expected > risk:
+                hint = ("depth * 2^-N <= risk (the union bound) is sufficient but not necessary: a smaller width "
+                        "already meets the exact formula 1 - (1 - 2^-N)^depth <= risk.")
+            elif born_dead_bound(expected, depth + 1) > risk:
+                hint = "count the hidden layers only (depth of them): the output layer has no ReLU."
+            else:
+                hint = (f"width {expected} already keeps the risk at most `risk`: return the SMALLEST such width "
+                        "(a layer of N units is all zero with probability 2^-N).")
+        elif value == expected - 1:
+            hint = (f"at width {value} the probability is {born_dead_bound(value, depth):.3g} > {risk}: that width "
+                    "is one too small. Return the first width whose risk is at most `risk`.")
+        elif value < expected and 2.0 ** -value <= risk:
+            hint = "each of the `depth` layers can die: the risk of the whole net grows with the depth."
+        c.expect(value == expected, "wrong width.", tried=desc, expected=repr(expected), got=repr(value),
+                 hint=hint)
+
+
+# --------------------------------------------------------------------------------------------
+# 4.4 Measure: at which layer do random nets die?
+# --------------------------------------------------------------------------------------------
+
+LAYERS_HINT = ("draw n_nets bias-free nets: weights of layer 1 of shape (1, width), of later hidden layers "
+               "(width, width), each N(0, 2 / fan_in); pass x = 1 through the layers with ReLU; for each net find "
+               "the first hidden layer whose output is all zero. counts[l - 1] is the number of nets whose first "
+               "all-zero layer is l; counts[depth] the number of nets with no all-zero layer.")
+
+
+def expected_first_dead(width: int, depth: int, n: int) -> list[float]:
+    q = 2.0 ** -width
+    return [n * q * (1 - q) ** (layer - 1) for layer in range(1, depth + 1)] + [n * (1 - q) ** depth]
+
+
+def _count_list(got):
+    if isinstance(got, torch.Tensor):
+        if got.ndim != 1 or got.is_floating_point() or got.dtype == torch.bool:
+            return None
+        return [int(v) for v in got.tolist()]
+    if isinstance(got, np.ndarray):
+        if got.ndim != 1 or not np.issubdtype(got.dtype, np.integer):
+            return None
+        return [int(v) for v in got.tolist()]
+    if isinstance(got, (list, tuple)):
+        out = []
+        for v in got:
+            iv = _as_int(v)
+            if iv is None:
+                return None
+            out.append(iv)
+        return out
+    return None
+
+
+@exercise("4.4", "Measure the layer at which random nets die", time_limit_s=10.0)
+def check_first_dead_layers(c: Checker, first_dead_layers) -> None:
+    c.require_callable(first_dead_layers, "first_dead_layers")
+    cases = [(2, 6, 4000, 0), (3, 8, 4000, 1), (1, 4, 3000, 2), (4, 12, 4000, 3), (8, 3, 2000, 4)]
+    first = None
+    for width, depth, n, seed in cases:
+        desc = f"first_dead_layers(width={width}, depth={depth}, n_nets={n}, seed={seed})"
+        exp = expected_first_dead(width, depth, n)
+        want = f"a list of {depth + 1} ints summing to {n}, about " + \
+               "[" + ", ".join(f"{v:.0f}" for v in exp[:4]) + (", ...]" if depth > 3 else "]")
+        got = c.call(first_dead_layers, width, depth, n, seed, desc=desc, hint=LAYERS_HINT)
+        counts = _count_list(got)
+        if counts is None:
+            hint = "return a list of ints: counts of nets, not fractions."
+            c.fail(f"expected a list of ints, but your code returned {describe(got)}.", tried=desc, expected=want,
+                   got=describe(got), hint=hint)
+        c.expect(len(counts) == depth + 1, "the list has the wrong length.", tried=desc, expected=want,
+                 got=f"{len(counts)} entries",
+                 hint="one entry per hidden layer (depth entries) plus a last entry for the nets that survive all "
+                      "layers.")
+        if sum(counts) > n:
+            hint = ("count each net once, at the FIRST hidden layer that is all zero (later layers are then all "
+                    "zero too), or in the last entry if none is.")
+            if counts[:depth] == sorted(counts[:depth]):
+                hint = "these look cumulative (dead by layer l); " + hint
+            c.fail("the counts add up to more than n_nets.", tried=desc, expected=want, got=repr(counts), hint=hint)
+        c.expect(sum(counts) == n, "the counts do not add up to n_nets.", tried=desc, expected=want,
+                 got=f"{counts} (sum {sum(counts)})",
+                 hint="every net goes into exactly one entry: its first all-zero layer, or the last entry.")
+        for layer, (value, e) in enumerate(zip(counts, exp), start=1):
+            p = e / n
+            tol = 4.5 * math.sqrt(n * p * (1 - p)) + 2
+            if abs(value - e) > tol:
+                where = f"counts[{layer - 1}]" + (" (the survivors)" if layer == depth + 1 else
+                                                   f" (nets whose first dead layer is {layer})")
+                hint = LAYERS_HINT
+                if counts[:depth] == sorted(counts[:depth]) and counts[depth - 1] > exp[depth - 1] + tol:
+                    hint = "these look cumulative (dead by layer l); count each net at its first dead layer only."
+                elif counts[0] < exp[0] - tol and counts[-1] > exp[-1] + tol:
+                    hint = ("fewer nets die than expected: are the weights symmetric around 0 and the nets "
+                            "bias-free? Is a unit counted as off only when its output is exactly 0?")
+                elif counts[-1] < exp[-1] - tol:
+                    hint = ("more nets die than expected: is a unit counted as off when its output is > 0, or are "
+                            "the layers off by one (counts[0] is layer 1)?")
+                c.fail(f"{where} is too far from its expected value.", tried=desc,
+                       expected=f"{e:.1f} ± {tol:.1f} (4.5 standard errors; the full list about "
+                                f"{[round(v) for v in exp]})", got=repr(counts), hint=hint)
+        c.ok()
+        if first is None:
+            first = counts
+    desc = "first_dead_layers(2, 6, 4000, seed=0) a second time"
+    again = _count_list(c.call(first_dead_layers, 2, 6, 4000, 0, desc=desc))
+    c.expect(again == first, "the same seed gave a different result.", tried=desc, expected=repr(first),
+             got=repr(again),
              hint="create your own generator from the seed, torch.Generator().manual_seed(seed), and pass it to "
                   "every torch.randn(..., generator=gen).")
 
 
 # --------------------------------------------------------------------------------------------
-# 4.5 Design: the smallest learning rate that kills most of a layer
+# 4.5 Measure: the fraction of seeds that a learning rate kills
 # --------------------------------------------------------------------------------------------
 
-LR_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+KILL_GRID = (0.3, 0.5, 0.8)
+KILL_SEEDS = (0, 1, 2, 3, 4)
 _KILL_CACHE: dict = {}
 
 
-def dead_after(lr: float, seed: int = 0) -> float:
-    """The recipe of exercise 4.5: the fraction of the SECOND hidden layer dead after training."""
+def dead_after(lr: float, seed: int = 0) -> list[float]:
+    """The recipe of exercise 4.5 on this machine: dead fractions per hidden layer after training."""
     key = (lr, seed)
     if key not in _KILL_CACHE:
         from relucourse.data import digits
@@ -385,48 +456,73 @@ def dead_after(lr: float, seed: int = 0) -> float:
             result = run_digits(digits(), seed=seed, lr=lr, batch_size=128, epochs=5)
         finally:
             torch.set_num_threads(threads)
-        _KILL_CACHE[key] = result["dead"][1]
+        _KILL_CACHE[key] = result["dead"]
     return _KILL_CACHE[key]
 
 
-@exercise("4.5", "The smallest learning rate that kills most of a layer", time_limit_s=20.0)
-def check_smallest_killing_lr(c: Checker, smallest_killing_lr) -> None:
-    c.require_callable(smallest_killing_lr, "smallest_killing_lr")
-    rule = ("the smallest learning rate of the grid after which at least half (>= 0.5) of the second hidden "
-            "layer is dead, with run_digits(digits(), seed=0, lr=lr, batch_size=128, epochs=5)")
+def reference_kill_fractions(lrs) -> dict[float, float]:
+    return {lr: sum(dead_after(lr, s)[1] >= 0.5 for s in KILL_SEEDS) / len(KILL_SEEDS) for lr in lrs}
+
+
+@exercise("4.5", "The fraction of seeds that a learning rate kills", time_limit_s=20.0)
+def check_kill_fractions(c: Checker, kill_fractions) -> None:
+    c.require_callable(kill_fractions, "kill_fractions")
     from relucourse.data import digits
-    desc = f"smallest_killing_lr({list(LR_GRID)}, digits())"
+    desc = f"kill_fractions({list(KILL_GRID)}, digits())"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        lr_kill = c.call(smallest_killing_lr, list(LR_GRID), digits(), desc=desc)
+        got = c.call(kill_fractions, list(KILL_GRID), digits(), desc=desc)
     finally:
         torch.set_num_threads(threads)
-    if isinstance(lr_kill, torch.Tensor) and lr_kill.numel() == 1:
-        lr_kill = lr_kill.item()
-    if isinstance(lr_kill, (bool, np.bool_)) or not isinstance(lr_kill, (int, float, np.integer, np.floating)):
-        c.fail(f"expected a number (a learning rate), but your code returned {type_name(lr_kill)}.", tried=desc,
-               expected=rule, got=describe(lr_kill),
-               hint="return the learning rate itself, e.g. 0.3, not the model or the dead fraction.")
+    expected = reference_kill_fractions(KILL_GRID)
+    rule = ("{lr: fraction of the seeds 0-4 in which at least half (>= 0.5) of the second hidden layer is dead}, "
+            "with run_digits(data, seed=seed, lr=lr, batch_size=128, epochs=5)")
+    want = f"{expected} on this machine"
+    if not isinstance(got, dict):
+        c.fail(f"expected a dict, but your code returned {type_name(got)}.", tried=desc, expected=want,
+               got=describe(got), hint="return a dict with one entry per learning rate: {0.3: ..., 0.5: ..., ...}.")
+    keys = {}
+    for k in got:
+        kk = k.item() if isinstance(k, torch.Tensor) and k.numel() == 1 else k
+        if isinstance(kk, (int, float, np.integer, np.floating)) and not isinstance(kk, (bool, np.bool_)):
+            keys[float(kk)] = got[k]
+    c.expect(sorted(keys) == sorted(KILL_GRID) and len(got) == len(KILL_GRID),
+             "the dict's keys are not the learning rates you were given.", tried=desc, expected=want,
+             got=repr(sorted(got, key=str)), hint="use each learning rate of the list itself as a key.")
+    values = {}
+    for lr, v in keys.items():
+        if isinstance(v, torch.Tensor) and v.numel() == 1:
+            v = v.item()
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            c.fail(f"the value for lr {lr} is not a number.", tried=desc, expected=want, got=describe(v),
+                   hint="each value is a fraction of the 5 seeds: 0, 0.2, 0.4, 0.6, 0.8 or 1.")
+        values[lr] = float(v)
     c.ok()
-    value = float(lr_kill)
-    matches = [lr for lr in LR_GRID if math.isclose(lr, value, rel_tol=1e-9)]
-    c.expect(bool(matches), "the answer is not one of the grid's learning rates.", tried=desc,
-             expected=f"one of LR_GRID = {list(LR_GRID)}", got=repr(value),
-             hint="try the learning rates of the grid you are given, and return the grid value itself.")
-    lr = matches[0]
-    dead = dead_after(lr)
-    c.expect(dead >= 0.5, "at this learning rate less than half of the second layer dies.",
-             tried=f"training with lr = {lr}", expected=f"a dead fraction >= 0.5 ({rule})",
-             got=f"{dead:.3f} of the second layer dead",
-             hint="train at each learning rate of the grid and measure dead fractions with dead_fractions(model, "
-                  "X_train); the second hidden layer is the second value.")
-    for smaller in [v for v in LR_GRID if v < lr]:
-        d = dead_after(smaller)
-        c.expect(d < 0.5, "a smaller learning rate of the grid already kills half of the layer.",
-                 tried=f"training with lr = {smaller}", expected="a dead fraction < 0.5 for every smaller grid value",
-                 got=f"{d:.3f} of the second layer dead at lr = {smaller}",
-                 hint="go through the grid from the smallest value upwards and stop at the first that kills half.")
+    for lr in KILL_GRID:
+        v = values[lr]
+        c.expect(0.0 <= v <= 1.0, "a fraction must lie between 0 and 1.", tried=desc, expected=want,
+                 got=repr(values), hint="divide the number of killed seeds by 5 (not a percentage, not a count).")
+        c.expect(any(math.isclose(v, k / 5, abs_tol=1e-6) for k in range(6)),
+                 "the value is not a fraction of 5 seeds.", tried=desc, expected=want, got=repr(values),
+                 hint="count the seeds 0-4 in which at least half of layer 2 died, and divide by 5: the mean dead "
+                      "fraction is a different quantity.")
+    for lr in KILL_GRID:
+        v, e = values[lr], expected[lr]
+        if math.isclose(v, e, abs_tol=1e-6):
+            c.ok()
+            continue
+        dead = {s: dead_after(lr, s) for s in KILL_SEEDS}
+        hint = ("train each seed 0-4 with run_digits(data, seed=seed, lr=lr, batch_size=128, epochs=5) and count "
+                "a seed as killed when dead_fractions(model, X_train)'s second value is >= 0.5.")
+        if math.isclose(v, sum(d[1] > 0.5 for d in dead.values()) / 5, abs_tol=1e-6):
+            hint = "at least half means >= 0.5, not > 0.5."
+        elif math.isclose(v, sum(d[0] >= 0.5 for d in dead.values()) / 5, abs_tol=1e-6):
+            hint = ("if you measured the first hidden layer: measure the SECOND one (the second value of "
+                    "dead_fractions); the first never dies here.")
+        c.fail(f"wrong fraction of killed seeds at lr {lr}.", tried=desc, expected=want, got=repr(values),
+               hint=hint + " Per seed on this machine, layer 2 dead: " +
+               ", ".join(f"{s}: {d[1]:.2f}" for s, d in dead.items()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,3 +605,109 @@ def check_repair(c: Checker, build) -> None:
                      got=f"{acc:.3f}", hint="a network that keeps its units alive should reach about 0.95 here.")
     finally:
         torch.set_num_threads(threads)
+
+
+# --------------------------------------------------------------------------------------------
+# 4.7 Design: does leaky ReLU rescue a moderately bad bias? A paired comparison
+# --------------------------------------------------------------------------------------------
+
+LEAKY_BIAS, LEAKY_SLOPE, LEAKY_LR = -7.0, 0.1, 0.1
+LEAKY_SEEDS = (0, 1, 2, 3, 4)
+_LEAKY_CACHE: dict = {}
+
+
+def leaky_accuracy(seed: int, leaky: bool) -> float:
+    """The recipe of exercise 4.7 on this machine: test accuracy of one arm and seed."""
+    key = (seed, leaky)
+    if key not in _LEAKY_CACHE:
+        from relucourse.data import digits
+        arm = {"activation": "leaky", "negative_slope": LEAKY_SLOPE} if leaky else {}
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            r = run_digits(digits(), seed=seed, lr=LEAKY_LR, batch_size=128, epochs=5, first_bias=LEAKY_BIAS, **arm)
+        finally:
+            torch.set_num_threads(threads)
+        _LEAKY_CACHE[key] = r["test_acc"]
+    return _LEAKY_CACHE[key]
+
+
+def reference_leaky_comparison(seeds) -> dict:
+    from relucourse import method
+    leaky = [leaky_accuracy(s, True) for s in seeds]
+    relu = [leaky_accuracy(s, False) for s in seeds]
+    d = method.paired(leaky, relu)
+    return {"diffs": list(d.diffs), "higher": d.above, "rescues": bool(d.mean > 0 and d.excludes_zero)}
+
+
+def _float_list(value):
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        return None
+    out = []
+    for v in value:
+        if isinstance(v, torch.Tensor) and v.numel() == 1:
+            v = v.item()
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            return None
+        out.append(float(v))
+    return out
+
+
+@exercise("4.7", "Does leaky ReLU rescue a bad bias? A paired comparison", time_limit_s=20.0)
+def check_leaky_comparison(c: Checker, compare_leaky) -> None:
+    c.require_callable(compare_leaky, "compare_leaky")
+    from relucourse.data import digits
+    seeds = list(LEAKY_SEEDS)
+    desc = f"compare_leaky(digits(), seeds={seeds})"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        got = c.call(compare_leaky, digits(), seeds, desc=desc)
+    finally:
+        torch.set_num_threads(threads)
+    ref = reference_leaky_comparison(seeds)
+    want = (f"{{'diffs': [{', '.join(f'{d:+.3f}' for d in ref['diffs'])}], 'higher': {ref['higher']}, "
+            f"'rescues': {ref['rescues']}}} on this machine")
+    if not isinstance(got, dict):
+        c.fail(f"expected a dict, but your code returned {type_name(got)}.", tried=desc, expected=want,
+               got=describe(got), hint="return {'diffs': [...], 'higher': ..., 'rescues': ...}.")
+    missing = [k for k in ("diffs", "higher", "rescues") if k not in got]
+    c.expect(not missing, "the dict lacks a key.", tried=desc, expected=want, got=f"keys {sorted(map(str, got))}",
+             hint=f"add {missing}.")
+    diffs = _float_list(got["diffs"])
+    if diffs is None:
+        c.fail("'diffs' is not a list of numbers.", tried=desc, expected=want, got=describe(got["diffs"]),
+               hint="one number per seed: leaky's test accuracy minus ReLU's.")
+    c.expect(len(diffs) == len(seeds), "'diffs' has the wrong length.", tried=desc, expected=want,
+             got=f"{len(diffs)} values", hint="one difference per seed, in the order of `seeds`.")
+    leaky = [leaky_accuracy(s, True) for s in seeds]
+    relu = [leaky_accuracy(s, False) for s in seeds]
+    if not all(math.isclose(a, b, abs_tol=1e-6) for a, b in zip(diffs, ref["diffs"])):
+        hint = ("for each seed, train both arms with run_digits(data, seed=seed, lr=0.1, batch_size=128, epochs=5, "
+                "first_bias=-7.0), the leaky one with activation='leaky', negative_slope=0.1; subtract ReLU's test "
+                "accuracy from leaky's.")
+        if all(math.isclose(a, -b, abs_tol=1e-6) for a, b in zip(diffs, ref["diffs"])):
+            hint = "the sign is reversed: leaky minus ReLU."
+        elif sorted(round(a, 6) for a in diffs) != sorted(round(b, 6) for b in ref["diffs"]) and \
+                any(math.isclose(diffs[i], leaky[i] - relu[j], abs_tol=1e-6)
+                    for i in range(len(seeds)) for j in range(len(seeds)) if i != j):
+            hint = "pair the runs: both arms of one difference must use the same seed (same init, same batches)."
+        c.fail("the per-seed differences are not the measured ones.", tried=desc, expected=want,
+               got=f"diffs {[round(d, 3) for d in diffs]}", hint=hint + " Accuracies on this machine, leaky: " +
+               ", ".join(f"{a:.3f}" for a in leaky) + "; ReLU: " + ", ".join(f"{a:.3f}" for a in relu))
+    c.ok()
+    higher = _as_int(got["higher"])
+    c.expect(higher == ref["higher"], "'higher' is not the number of seeds in which leaky is better.", tried=desc,
+             expected=want, got=describe(got["higher"]),
+             hint="count the seeds whose difference is strictly above 0 (an int).")
+    rescues = got["rescues"]
+    c.expect(isinstance(rescues, (bool, np.bool_)), "'rescues' is not a bool.", tried=desc, expected=want,
+             got=describe(rescues), hint="True or False.")
+    c.expect(bool(rescues) == ref["rescues"], "the verdict does not follow from the differences.", tried=desc,
+             expected=want, got=repr(bool(rescues)),
+             hint="rescues is True exactly when the mean difference is above 0 and its 95 % interval excludes 0: "
+                  "method.paired(leaky, relu) gives both.")
