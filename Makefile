@@ -16,7 +16,7 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 NOTEBOOK_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root) \
 	$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: help install book test test-portable test-emulated grade grade-class notebook exercises execute mutants clean distclean
+.PHONY: help install book test test-portable test-emulated grade grade-class autograder notebook exercises execute mutants clean distclean
 
 help:
 	@echo "make book       build the book into _build/html (from the notebooks' stored outputs)"
@@ -24,6 +24,7 @@ help:
 	@echo "make test-portable  the notebooks under other CPU instruction sets and thread counts"
 	@echo "make grade      your progress report over exercises/"
 	@echo "make grade-class SUBMISSIONS=folder   instructors: grade a class, write grades/"
+	@echo "make autograder instructors: the Gradescope autograder zip (_build/autograder/)"
 	@echo "make notebook   open Jupyter in this folder, to run the lessons and do the exercises"
 	@echo "make exercises  regenerate exercises/ from solutions/ (course authors)"
 	@echo "make execute    re-run chapters/ and solutions/ in place, storing outputs and executed-on.json"
@@ -79,6 +80,12 @@ grade: $(STAMP)
 # Instructors: `make grade-class SUBMISSIONS=folder` grades every learner's notebooks into grades/.
 grade-class: $(STAMP)
 	$(BIN)/python -m relucourse.tooling.classgrade $(SUBMISSIONS) --out $(or $(OUT),grades)
+
+# Instructors: the Gradescope autograder, _build/autograder/relu-course-autograder.zip.
+# `make autograder NOTEBOOKS="01_activation_basics.ipynb"` grades only the notebooks named.
+autograder: $(STAMP)
+	$(BIN)/python -m relucourse.tooling.autograder build --torch-index $(TORCH_CPU_INDEX) \
+	  $(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
 
 notebook: $(STAMP)
 	@echo "Starting Jupyter: open the http://127.0.0.1:... address it prints below in a browser (Ctrl-C stops it)."

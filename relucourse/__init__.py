@@ -33,12 +33,13 @@ def set_seed(seed: int = 0) -> None:
 THREADS_ENV = "RELUCOURSE_THREADS"
 
 
-def use_threads(default: int = 1) -> int:
+def use_threads(default: int = 1) -> None:
     """Set PyTorch's intra-op threads: ``default`` (1: small models train fastest on one thread),
-    unless the environment variable RELUCOURSE_THREADS names another count. Returns the count."""
+    unless the environment variable RELUCOURSE_THREADS names another count (``make test-portable``).
+    Returns None, so that a cell ending with it shows nothing that depends on the count;
+    ``torch.get_num_threads()`` tells the count."""
     value = os.environ.get(THREADS_ENV, "").strip()
     n = int(value) if value else default
     if n < 1:
         raise ValueError(f"{THREADS_ENV} must be a positive integer, got {value!r}")
     torch.set_num_threads(n)
-    return n

@@ -14,21 +14,30 @@ notebook goes on. A claim that fails on some machine is a wrong claim: change th
 
 from __future__ import annotations
 
+import textwrap
+
 from relucourse.tooling.checks import strict_mode
+
+#: The width of the book's code area (relucourse.tooling.release.LINE_LIMIT): the line wraps there.
+WIDTH = 69
 
 
 class ClaimNotHeld(AssertionError):
     """A claim of the text did not hold on this machine."""
 
 
-def claim(statement: str, holds: bool, measured: str) -> bool:
-    """Print whether ``statement`` holds for this machine's ``measured`` result; return ``holds``."""
-    holds = bool(holds)
+def claim(statement: str, holds: bool, measured: str) -> None:
+    """Print whether ``statement`` holds for this machine's ``measured`` result (one wrapped line).
+
+    Returns None, so that a cell ending with a claim shows only its line."""
     if holds:
-        print(f"On this machine: {measured} - the claim ({statement}) holds.")
-        return True
+        print(_wrap(f"On this machine: {measured} - the claim ({statement}) holds."))
+        return
     line = f"On this machine: {measured} - the claim ({statement}) does NOT hold here."
     if strict_mode():
         raise ClaimNotHeld(line)
-    print(line + " Please tell the course authors (setup.md, 'Where to get help').")
-    return False
+    print(_wrap(line + " Please tell the course authors (setup.md, 'Where to get help')."))
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False)

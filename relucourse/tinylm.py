@@ -1,6 +1,11 @@
-"""A tiny character-level language model on a text that ships with Python (no download).
+"""A tiny character-level language model on a text that ships with the course (no download).
 
-The text is CPython's ``pydoc_data.topics`` (the help texts behind ``help("if")`` and friends).
+The text, ``relucourse/texts/pydoc_topics.txt``, is a frozen excerpt of CPython's help topics: the
+first 200,000 characters of ``pydoc_data.topics`` of Python 3.11.7 (the texts behind ``help("if")``
+and friends), joined in sorted-key order. Source: CPython, ``Lib/pydoc_data/topics.py``; licence:
+the PSF License Agreement for Python (Python Software Foundation). It is frozen because that
+module's text changes between Python versions (3.11, 3.12 and 3.13 differ), and the model's inputs
+must be identical under every supported Python. SHA-256 of the file: :data:`TEXT_SHA256`.
 The model is a neural n-gram model in the style of Bengio et al. (2003): the previous ``context``
 characters are embedded, concatenated, projected to ``d_model``, passed through a residual
 feed-forward block (the part whose activation we compare), then to next-character logits. It is
@@ -13,16 +18,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import hashlib
+from pathlib import Path
+
 from .sidebyside import SideBySide
 from .variants import FFN, GATES, PLAIN, matched_hidden
 
 
-def load_text(chars: int = 200_000) -> str:
-    """The first ``chars`` characters of pydoc's topics, in sorted-key order (deterministic)."""
-    from pydoc_data.topics import topics
+TEXT_PATH = Path(__file__).resolve().parent / "texts" / "pydoc_topics.txt"
+TEXT_SHA256 = "925a7bb3c71c35590f4c25bbb334a071d3b178402a1e0f77b774b987f478161a"
 
-    text = "\n".join(topics[k] for k in sorted(topics))
-    return text[:chars]
+
+def load_text(chars: int = 200_000) -> str:
+    """The first ``chars`` characters of the frozen help-topics text (identical on every Python).
+
+    Read as bytes and decoded, so no platform's newline translation can change it.
+    """
+    data = TEXT_PATH.read_bytes()
+    if hashlib.sha256(data).hexdigest() != TEXT_SHA256:
+        raise RuntimeError(f"{TEXT_PATH} is not the course's text (its SHA-256 differs)")
+    return data.decode("utf-8")[:chars]
 
 
 def encode(text: str) -> tuple[torch.Tensor, list[str]]:
@@ -135,3 +150,81 @@ def compare(data: torch.Tensor, vocab: int, kinds=("relu", "swiglu"), lrs=(3e-3,
         out[kind] = {"lr": best, "tuning": by_lr, "loss": losses, "models": models,
                      "params": sum(p.numel() for p in models[0].parameters())}
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The gating vs smoothness ablation (a stored study): python -m relucourse.tinylm gating
+# ---------------------------------------------------------------------------------------------
+
+#: Plain (ReLU, GELU, squared ReLU) and gated (ReGLU, SwiGLU) blocks: GELU changes only the
+#: smoothness of ReLU, squared ReLU its shape, ReGLU adds only the multiplicative gate (its gate
+#: is ReLU), SwiGLU adds the gate and a smooth activation.
+GATING_KINDS = ("relu", "gelu", "relu_squared", "reglu", "swiglu")
+GATING_SETTINGS = {"steps": 400, "d_model": 32, "d_ff": 128}
+
+
+def tune_lr(data: torch.Tensor, vocab: int, kind: str, grid=(3e-3, 1e-2, 3e-2), seeds=None,
+            factor: float = 3.0, max_extensions: int = 3, **kw) -> tuple[float, dict[float, float]]:
+    """The learning rate with the lowest mean validation loss over the tuning seeds, where the
+    validation text is the last 10 % of the *training* part (the reported validation text, the
+    last 10 % of ``data``, is never seen). A best value on the grid's edge extends the grid."""
+    from . import method
+
+    seeds = method.TUNING_SEEDS if seeds is None else seeds
+    train_part = data[:int(len(data) * 0.9)]
+    scores: dict[float, float] = {}
+    values = sorted(grid)
+    for _ in range(max_extensions + 1):
+        todo = [v for v in values if v not in scores]
+        if todo:
+            losses, _ = train_lms(train_part, vocab, kind, [(v, s) for v in todo for s in seeds], **kw)
+            for i, v in enumerate(todo):
+                chunk = losses[i * len(seeds):(i + 1) * len(seeds)]
+                mean = sum(chunk) / len(chunk)
+                scores[v] = mean if mean == mean else float("inf")
+        best = min(values, key=scores.get)
+        if best == values[0]:
+            values = [best / factor] + values
+        elif best == values[-1]:
+            values = values + [best * factor]
+        else:
+            break
+    return best, {v: scores[v] for v in sorted(scores)}
+
+
+def gating_study(kinds=GATING_KINDS, seeds=range(10), settings=None) -> dict:
+    """Per kind: tune the learning rate (:func:`tune_lr`), then train ``seeds`` at it and record the
+    validation loss (nats per character) and the fraction of exact zeros in the FFN's hidden layer."""
+    settings = dict(GATING_SETTINGS if settings is None else settings)
+    data, vocab = encode(load_text())
+    xv, _ = windows(data[-20_000:], torch.arange(0, 19_000, 19), context=8)
+    out = {"settings": settings, "seeds": list(seeds), "vocab": len(vocab), "kinds": {}}
+    for kind in kinds:
+        lr, tuning = tune_lr(data, len(vocab), kind, **settings)
+        losses, models = train_lms(data, len(vocab), kind, [(lr, s) for s in seeds], **settings)
+        zeros = [(ffn_hidden(m, xv) == 0).float().mean().item() for m in models]
+        out["kinds"][kind] = {"lr": lr, "tuning": {f"{k:g}": v for k, v in tuning.items()},
+                              "loss": losses, "exact_zeros": zeros,
+                              "params": sum(p.numel() for p in models[0].parameters())}
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import time
+
+    from . import method
+
+    parser = argparse.ArgumentParser(description="Rerun chapter 5's tiny-LM study.")
+    parser.add_argument("study", choices=["gating"])
+    parser.parse_args(argv)
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    results = gating_study()
+    results["seconds"] = round(time.perf_counter() - start, 1)
+    path = method.save_study("tinylm_gating", results, "python -m relucourse.tinylm gating")
+    print(f"gating: {results['seconds']} s -> {path}")
+
+
+if __name__ == "__main__":
+    main()

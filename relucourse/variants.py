@@ -223,34 +223,27 @@ def _phi(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2))
 
 
-def selu_constants(q: float = 1.0) -> tuple[float, float]:
-    """(alpha, lambda) such that z ~ N(0, q) gives E[selu(z)] = 0 and E[selu(z)^2] = q.
+def selu_constants() -> tuple[float, float]:
+    """(alpha, lambda) such that z ~ N(0, 1) gives E[selu(z)] = 0 and E[selu(z)^2] = 1:
+    Klambauer et al.'s constants, from closed forms (exercise 5.4 generalises them to N(0, q)).
 
-    For q = 1 these are Klambauer et al.'s constants. With s = sqrt(q), for z ~ N(0, q):
-    E[z; z > 0] = s / sqrt(2 pi), E[e^z; z <= 0] = e^{q/2} Phi(-s), P(z <= 0) = 1/2,
-    E[z^2; z > 0] = q / 2, E[e^{2z}; z <= 0] = e^{2q} Phi(-2s).
+    For z ~ N(0, 1): E[z; z > 0] = 1 / sqrt(2 pi), E[e^z; z <= 0] = e^{1/2} Phi(-1),
+    P(z <= 0) = 1/2, E[z^2; z > 0] = 1/2, E[e^{2z}; z <= 0] = e^2 Phi(-2).
     The mean condition fixes alpha; the second-moment condition then fixes lambda.
     """
-    if not q > 0:
-        raise ValueError("q must be positive")
-    s = math.sqrt(q)
-    pos_mean = s / math.sqrt(2 * math.pi)
-    e1 = math.exp(q / 2) * _phi(-s)           # E[e^z; z <= 0]
-    e2 = math.exp(2 * q) * _phi(-2 * s)       # E[e^{2z}; z <= 0]
+    pos_mean = 1 / math.sqrt(2 * math.pi)
+    e1 = math.exp(0.5) * _phi(-1.0)           # E[e^z; z <= 0]
+    e2 = math.exp(2.0) * _phi(-2.0)           # E[e^{2z}; z <= 0]
     alpha = pos_mean / (0.5 - e1)
     neg_sq = e2 - 2 * e1 + 0.5                # E[(e^z - 1)^2; z <= 0]
-    lam = math.sqrt(q / (q / 2 + alpha ** 2 * neg_sq))
+    lam = math.sqrt(1 / (0.5 + alpha ** 2 * neg_sq))
     return alpha, lam
 
 
-def selu_constants_numeric(q: float = 1.0, tol: float = 1e-13) -> tuple[float, float]:
+def selu_constants_numeric(tol: float = 1e-13) -> tuple[float, float]:
     """The same constants found the numerical way: quadrature for the expectations and bisection
-    on alpha for the mean condition, then lambda from the second moment."""
-    s = math.sqrt(q)
-
-    def e(fn):
-        return normal_expectation(fn, std=s)
-
+    on alpha for the mean condition, then lambda from the second moment (z ~ N(0, 1))."""
+    e = normal_expectation
     pos = e(lambda z: torch.where(z > 0, z, torch.zeros_like(z)))
     neg = e(lambda z: torch.where(z <= 0, torch.expm1(z.clamp(max=0)), torch.zeros_like(z)))
     lo, hi = 0.0, 10.0                        # mean(alpha) = pos + alpha * neg decreases in alpha
@@ -259,7 +252,7 @@ def selu_constants_numeric(q: float = 1.0, tol: float = 1e-13) -> tuple[float, f
         lo, hi = (mid, hi) if pos + mid * neg > 0 else (lo, mid)
     alpha = (lo + hi) / 2
     second = e(lambda z: torch.where(z > 0, z * z, (alpha * torch.expm1(z.clamp(max=0))) ** 2))
-    return alpha, math.sqrt(q / second)
+    return alpha, math.sqrt(1 / second)
 
 
 def init_linear(model: nn.Module, scheme: str) -> nn.Module:
@@ -482,19 +475,35 @@ HE2015_SLOPES = {
 # A bake-off on the digits
 # ---------------------------------------------------------------------------------------------
 
+class Maxout(nn.Module):
+    """Maxout (Goodfellow et al. 2013): the maximum of ``k`` consecutive inputs, so a layer
+    Linear(n, k m) followed by Maxout(k) has m outputs, each the maximum of k affine pieces.
+    Works on any number of leading dimensions."""
+
+    def __init__(self, k: int = 2):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unflatten(-1, (-1, self.k)).amax(-1)
+
+
 BAKEOFF_ACTS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.01), "elu": nn.ELU, "selu": nn.SELU,
-    "gelu": nn.GELU, "silu": nn.SiLU, "mish": nn.Mish,
+    "gelu": nn.GELU, "silu": nn.SiLU, "mish": nn.Mish, "maxout": lambda: Maxout(2),
 }
 
 
 def bakeoff_mlp(act: str, n_in: int = 64, depth: int = 4, width: int = 64, seed: int = 0) -> nn.Sequential:
-    """``depth`` hidden layers of ``width`` with ``act``; LeCun-normal init for SELU, He otherwise."""
+    """``depth`` hidden layers of ``width`` with ``act``; LeCun-normal init for SELU, He otherwise.
+
+    Maxout's linear layers have twice the outputs (two pieces per unit): twice the weights."""
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
     sizes = [n_in] + [width] * depth
+    pieces = 2 if act == "maxout" else 1
     for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), BAKEOFF_ACTS[act]()]
+        layers += [nn.Linear(a, pieces * b), BAKEOFF_ACTS[act]()]
     model = nn.Sequential(*layers, nn.Linear(width, 10))
     return init_linear(model, "lecun" if act == "selu" else "he")
 
@@ -511,7 +520,7 @@ def stacked_forward(sbs: SideBySide, x: torch.Tensor) -> torch.Tensor:
 
 def train_side_by_side(act: str, runs: list[tuple[float, int]], X: torch.Tensor, y: torch.Tensor,
                        X_val: torch.Tensor, y_val: torch.Tensor, epochs: int = 5, batch: int = 256,
-                       **shape) -> list[tuple[float, float]]:
+                       return_models: bool = False, **shape):
     """Train one bake-off MLP per (learning rate, seed) in ``runs`` with Adam, side by side
     (:mod:`relucourse.sidebyside`: the same result as one after the other, faster).
 
@@ -529,12 +538,13 @@ def train_side_by_side(act: str, runs: list[tuple[float, int]], X: torch.Tensor,
             loss = F.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), reduction="none")
             sbs.step(loss.view(len(runs), -1).mean(1))                 # each member: its own mean
     out = []
+    models = sbs.write_back()
     with torch.no_grad():
-        for m in sbs.write_back():
+        for m in models:
             logits = m.eval()(X_val)
             out.append((F.cross_entropy(logits, y_val).item(),
                         (logits.argmax(1) == y_val).float().mean().item()))
-    return out
+    return (out, models) if return_models else out
 
 
 def bakeoff(act: str, X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_val: torch.Tensor,
@@ -551,3 +561,181 @@ def bakeoff(act: str, X: torch.Tensor, y: torch.Tensor, X_val: torch.Tensor, y_v
     final = train_side_by_side(act, [(best, s) for s in seeds], X, y, X_val, y_val, **kw)
     return {"act": act, "lr": best, "tuning": mean_loss, "loss": [f[0] for f in final],
             "acc": [f[1] for f in final]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Stored studies: python -m relucourse.variants {bakeoff,prelu,dying,all}
+# ---------------------------------------------------------------------------------------------
+
+#: The bake-off's protocol: Adam, batches of 256, a learning rate tuned per activation on a
+#: validation split of the training set (method.tune), reported on the digits' held-out quarter.
+BAKEOFF_GRID = (1e-3, 3e-3, 1e-2, 3e-2)
+BAKEOFF_EPOCHS = 30
+BAKEOFF_BATCH = 256
+BAKEOFF_STUDY_ACTS = ("relu", "leaky_relu", "elu", "selu", "gelu", "silu", "maxout")
+
+
+def optimizer_steps(rows: int, epochs: int, batch: int) -> int:
+    """Optimizer steps of ``epochs`` passes over ``rows`` examples in batches of ``batch``."""
+    return epochs * math.ceil(rows / batch)
+
+
+@torch.no_grad()
+def layer_diagnostics(model: nn.Sequential, X: torch.Tensor) -> dict[str, list[float]]:
+    """Per hidden activation layer of a bake-off MLP, on inputs X: ``never_positive``, the fraction
+    of units whose output is > 0 for no input (for ReLU: dead units; every activation of the
+    bake-off is > 0 exactly where its input is), and ``std``, the standard deviation of the layer's
+    outputs over inputs and units."""
+    never, std = [], []
+    h = X
+    layers = list(model)
+    for i, m in enumerate(layers):
+        h = m(h)
+        if not isinstance(m, nn.Linear):
+            never.append(1.0 - (h > 0).any(0).float().mean().item())
+            std.append(h.std().item())
+    return {"never_positive": never, "std": std}
+
+
+def bakeoff_study(acts=BAKEOFF_STUDY_ACTS, seeds=range(20), epochs: int = BAKEOFF_EPOCHS,
+                  grid=BAKEOFF_GRID) -> dict:
+    """The chapter's bake-off with the course's method: per activation, the learning rate is tuned
+    on a validation split of the training set with the tuning seeds (method.tune, mean validation
+    loss, grid extended past an edge); then ``seeds`` are trained on the whole training set at that
+    rate and measured on the held-out split (loss, accuracy, per-layer diagnostics)."""
+    from . import method
+    from .data import digits
+
+    X, y, X_test, y_test = digits()
+    out = {"epochs": epochs, "batch": BAKEOFF_BATCH, "grid": list(grid), "seeds": list(seeds),
+           "tuning_seeds": list(method.TUNING_SEEDS),
+           "steps": optimizer_steps(len(X), epochs, BAKEOFF_BATCH), "acts": {}}
+    for act in acts:
+        def run(lr, seed, X_fit, y_fit, X_val, y_val, act=act):
+            return train_side_by_side(act, [(lr, seed)], X_fit, y_fit, X_val, y_val,
+                                      epochs=epochs, batch=BAKEOFF_BATCH)[0][0]
+        tuned = method.tune(run, grid, X, y, maximize=False)
+        final, models = train_side_by_side(act, [(tuned.best, s) for s in seeds], X, y, X_test,
+                                           y_test, epochs=epochs, batch=BAKEOFF_BATCH,
+                                           return_models=True)
+        diag = [layer_diagnostics(m, X) for m in models]
+        out["acts"][act] = {
+            "lr": tuned.best, "tuning": {f"{k:g}": v for k, v in tuned.scores.items()},
+            "extended": tuned.extended, "loss": [f[0] for f in final], "acc": [f[1] for f in final],
+            "never_positive": [d["never_positive"] for d in diag], "std": [d["std"] for d in diag],
+            "params": count_parameters(models[0])}
+    return out
+
+
+def prelu_study(seeds=range(10), epochs: int = 30) -> dict:
+    """Learned PReLU slopes of the digits CNN, trained to convergence: Adam at lr 3e-3 and 1e-2
+    (no weight decay), and AdamW (lr 3e-3, weight decay 1.0) with the slopes decayed or not."""
+    from .data import digits
+
+    X, y, X_test, y_test = digits()
+
+    def measure(models):
+        slopes = [prelu_slopes(m) for m in models]
+        with torch.no_grad():
+            acc = [(m(X_test).argmax(1) == y_test).float().mean().item() for m in models]
+        return {"slopes": slopes, "acc": acc}
+
+    out = {"epochs": epochs, "seeds": list(seeds)}
+    for lr in (3e-3, 1e-2):
+        out[f"adam lr {lr:g}"] = measure(train_prelu_cnns(X, y, list(seeds), epochs=epochs, lr=lr))
+    for decay_slopes in (False, True):
+        models = [train_prelu_cnn(X, y, s, epochs=epochs, lr=3e-3, weight_decay=1.0,
+                                  decay_slopes=decay_slopes) for s in seeds]
+        out[f"adamw wd 1, slopes {'decayed' if decay_slopes else 'not decayed'}"] = measure(models)
+    return out
+
+
+#: Chapter 4's two ways to kill ReLU units in the digits MLP (relucourse.dying.run_digits):
+#: case A, SGD with momentum at learning rate 0.8; case B, a first-layer bias of -40 at lr 0.1.
+DYING_CASES = {"A": {"lr": 0.8}, "B": {"lr": 0.1, "first_bias": -40.0}}
+
+
+def dying_mlp(activation: str, first_bias: float | None = None) -> nn.Sequential:
+    """Chapter 4's MLP (:func:`relucourse.dying.digits_mlp`, the same weights for the same global
+    seed) with its ReLUs replaced by ``activation``: "relu", "elu" or "prelu" (one slope per unit,
+    starting at 0.25)."""
+    from .dying import digits_mlp
+
+    model = digits_mlp(first_bias=first_bias)
+    for i, m in enumerate(model):
+        if isinstance(m, nn.ReLU) and activation != "relu":
+            width = model[i - 1].out_features
+            model[i] = nn.ELU() if activation == "elu" else nn.PReLU(width, init=PRELU_INIT)
+    return model
+
+
+@torch.no_grad()
+def never_positive_inputs(model: nn.Sequential, X: torch.Tensor) -> list[float]:
+    """Per hidden Linear layer (all but the last): the fraction of units whose pre-activation is
+    > 0 for no input of X. For ReLU that is a dead unit; ELU and PReLU still pass a gradient there."""
+    out, h = [], X
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    for m in model:
+        h = m(h)
+        if isinstance(m, nn.Linear) and m is not linears[-1]:
+            out.append(1.0 - (h > 0).any(0).float().mean().item())
+    return out
+
+
+def run_dying_case(activation: str, case: str, seed: int, epochs: int = 5) -> dict:
+    """Train chapter 4's MLP in ``case`` ("A" or "B") with ``activation`` as chapter 4 does
+    (SGD, momentum 0.9, batches of 128, ``epochs`` epochs); test accuracy, and per layer the fraction
+    of units never positive on the training inputs (NaN where the loss diverged)."""
+    from .data import digits
+    from .train import accuracy, train
+
+    X, y, X_test, y_test = digits()
+    settings = DYING_CASES[case]
+    torch.manual_seed(seed)
+    model = dying_mlp(activation, settings.get("first_bias"))
+    history = train(model, X, y, epochs=epochs, lr=settings["lr"], batch_size=128,
+                    optimizer="sgd", seed=seed)
+    finite = math.isfinite(history["loss"][-1]) and all(
+        bool(torch.isfinite(p).all()) for p in model.parameters())
+    nan = float("nan")
+    return {"finite": finite,
+            "acc": accuracy(model, X_test, y_test) if finite else nan,
+            "never_positive": never_positive_inputs(model, X) if finite else [nan, nan]}
+
+
+def dying_study(seeds=range(10), activations=("relu", "elu", "prelu")) -> dict:
+    """Does ELU (or PReLU) fix chapter 4's dying ReLU? Both cases, every activation, ``seeds``."""
+    out = {"seeds": list(seeds), "cases": {k: dict(v) for k, v in DYING_CASES.items()}, "runs": {}}
+    for case in DYING_CASES:
+        for act in activations:
+            runs = [run_dying_case(act, case, s) for s in seeds]
+            out["runs"][f"{case} {act}"] = {k: [r[k] for r in runs]
+                                            for k in ("finite", "acc", "never_positive")}
+    return out
+
+
+STUDIES = {"bakeoff": (bakeoff_study, "variants_bakeoff"), "prelu": (prelu_study, "variants_prelu"),
+           "dying": (dying_study, "variants_dying")}
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import time
+
+    from . import method
+
+    parser = argparse.ArgumentParser(description="Rerun chapter 5's stored studies.")
+    parser.add_argument("study", choices=[*STUDIES, "all"])
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    for name in (STUDIES if args.study == "all" else [args.study]):
+        fn, file = STUDIES[name]
+        start = time.perf_counter()
+        results = fn()
+        results["seconds"] = round(time.perf_counter() - start, 1)
+        path = method.save_study(file, results, f"python -m relucourse.variants {name}")
+        print(f"{name}: {results['seconds']} s -> {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,9 +11,10 @@ worker processes, with a time bound per notebook: a notebook past it is stopped,
 restarted. A notebook that cannot be read, that runs past the bound, or whose name is not
 one of the course's gets a row that says so; the rest still grade.
 
-Writes ``OUT/grades.csv`` (one row per learner, notebook and exercise: status and the check's
-message) and ``OUT/summary.txt`` (per exercise: how many learners passed, failed, did not attempt
-it, and the most common failure messages; per learner: totals), and prints the summary.
+Writes ``OUT/grades.csv`` (one row per learner, notebook and exercise: status, points as
+:func:`relucourse.tooling.grading.points` sets them, and the check's message) and
+``OUT/summary.txt`` (per exercise: how many learners passed, failed, did not attempt it, and the
+most common failure messages; per learner: totals), and prints the summary.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .grading import (FAILED, NOT_ATTEMPTED, NOT_RUN, PASSED, _sort_key, course_notebook_names,
-                      expected_ids)
+                      expected_ids, points)
 from .release import ROOT
 
 
@@ -149,13 +150,20 @@ def first_line(message: str) -> str:
 def write_csv(results: list[Result], path: Path) -> None:
     with path.open("w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["learner", "notebook", "exercise", "status", "message"])
+        out.writerow(["learner", "notebook", "exercise", "status", "points", "max_points", "message"])
         for res in results:
             name = res.submission.path.name
             if not res.rows:
-                out.writerow([res.submission.learner, name, "", NOT_RUN, res.note])
+                out.writerow([res.submission.learner, name, "", NOT_RUN, "", "", res.note])
             for exercise, status, message in res.rows:
-                out.writerow([res.submission.learner, name, exercise, status, message])
+                out.writerow([res.submission.learner, name, exercise, status, *row_points(exercise, status),
+                              message])
+
+
+def row_points(exercise: str, status: str) -> tuple[str, str]:
+    """A CSV row's points and the most it could get (grading.points: the same as the autograder's)."""
+    most = points(exercise)
+    return f"{most if status == PASSED else 0:g}", f"{most:g}"
 
 
 def summary(results: list[Result], seconds: float, most_common: int = 3) -> str:

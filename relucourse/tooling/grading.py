@@ -10,6 +10,10 @@ exercise passed, failed (with the check's whole message: what was tried, expecte
 or is not attempted yet. Other cells that fail are reported under the exercise whose section they
 sit in, with the limit when a cell ran out of time.
 
+It grades the notebooks **as saved on disk**: what Jupyter shows but has not saved yet (it autosaves
+every two minutes) is not graded. The report says so at the top, and ends with the time each
+notebook was last saved.
+
 The report has one block per notebook. The course's own notebooks (the names in ``solutions/``)
 make the total; copies such as Jupyter's ``01_...-Copy1.ipynb`` and other notebooks are graded and
 shown apart, never counted. A notebook that cannot be read gets its own line and the others still
@@ -49,6 +53,17 @@ CELL_TIMEOUT_S = 60
 
 EXERCISE_HEADING = re.compile(r"Exercise\s+(\d+\.\d+)")
 
+#: Points per exercise: the one place to set them, read by the class grader's CSV (make
+#: grade-class) and the Gradescope autograder (make autograder). An exercise not listed is worth
+#: DEFAULT_POINTS; e.g. ``POINTS = {"6.3": 3.0}``. A check passes or fails: all points or none.
+DEFAULT_POINTS = 1.0
+POINTS: dict[str, float] = {}
+
+
+def points(exercise_id: str) -> float:
+    """The points exercise ``exercise_id`` is worth."""
+    return float(POINTS.get(exercise_id, DEFAULT_POINTS))
+
 
 @dataclass
 class Row:
@@ -65,6 +80,7 @@ class NotebookResult:
     problems: list[str] = field(default_factory=list)  # failing cells that are not check cells
     unreadable: str = ""
     seconds: float = 0.0
+    saved: str = ""  # when the file was last written (saved from Jupyter), local time
 
 
 @dataclass
@@ -235,6 +251,8 @@ def _quiet_stderr():
 def grade_notebook(path: Path, counted: bool, cell_timeout: float = CELL_TIMEOUT_S) -> NotebookResult:
     """Execute a copy of one notebook under nbval and collect one row per exercise."""
     result = NotebookResult(str(path), counted)
+    with contextlib.suppress(OSError):
+        result.saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
     start = time.perf_counter()
     try:  # as lenient as Jupyter: a schema detail (a cell id in an older minor version) is fine
         nb = nbformat.read(path, as_version=4)
@@ -317,7 +335,8 @@ def _format_notebook(nb: NotebookResult) -> list[str]:
 
 
 def format_report(report: Report) -> str:
-    lines = ["Progress report"]
+    lines = ["Progress report",
+             "Graded as saved on disk: save in Jupyter (Ctrl+S) first."]
     counted = [nb for nb in report.notebooks if nb.counted]
     others = [nb for nb in report.notebooks if not nb.counted]
     for nb in counted:
@@ -331,6 +350,11 @@ def format_report(report: Report) -> str:
     lines += ["", f"Total: {report.count(PASSED)} of {total} passed, {report.count(FAILED)} failed, "
                   f"{report.count(NOT_ATTEMPTED)} not attempted"
                   + (f", {not_run} not run" if not_run else "") + "."]
+    saved = [nb for nb in report.notebooks if nb.saved]
+    if saved:
+        width = max(len(nb.path) for nb in saved)
+        lines += ["", "Last saved (save with Ctrl+S to grade newer work):"]
+        lines += [f"  {nb.path:<{width}}  {nb.saved}" for nb in saved]
     return "\n".join(lines)
 
 

@@ -5,6 +5,9 @@
 * Notebook times: it sums the setup, call and teardown time of every cell of a notebook (the
   kernel's start included), prints a table at the end of the run, and turns a green run red when a
   notebook exceeds ``CEILING_S``.
+* Summary lines: a test that records a property named ``course_summary`` (pytest's
+  ``record_property``; it crosses xdist's worker processes) has its lines printed at the end of
+  the run (the browser test's accessibility audit).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from .checks import STRICT_ENV
 from .execute import BUDGET_S, CEILING_S
 
 _seconds: dict[str, float] = defaultdict(float)
+_summary_lines: list[str] = []
 
 
 def pytest_configure(config) -> None:
@@ -23,6 +27,9 @@ def pytest_configure(config) -> None:
 
 
 def pytest_runtest_logreport(report) -> None:
+    if getattr(report, "when", None) == "call":
+        _summary_lines.extend(value for key, value in getattr(report, "user_properties", ())
+                              if key == "course_summary")
     path = report.nodeid.split("::")[0]
     if path.endswith(".ipynb"):
         _seconds[path] += report.duration
@@ -33,6 +40,10 @@ def over_ceiling() -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    if _summary_lines:
+        terminalreporter.section("book audit")
+        for line in _summary_lines:
+            terminalreporter.write_line(line)
     if not _seconds:
         return
     tr = terminalreporter

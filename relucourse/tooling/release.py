@@ -8,8 +8,13 @@ code cell grades it with ``check("N.M", ...)``. This module writes ``exercises/N
 * all outputs and execution counts are cleared;
 * the first cell, ``# Solutions N: Title`` followed by the solution page's own short intro,
   becomes ``# Exercises N: Title`` followed by the exercise intro written here (how to answer and
-  check, a link to the chapter and a link to the worked solutions): the intro of every exercise
-  page is the same, and a solution notebook's intro can speak about the solutions.
+  check, that ``make grade`` reads the saved notebook, a link to the chapter and a link to the
+  worked solutions): the intro of every exercise page is the same, and a solution notebook's intro
+  can speak about the solutions;
+* two cells are added at the end: "Your progress", whose code cell prints this chapter's exercises
+  as the checks run in the learner's kernel left them (``relucourse.tooling.checks.progress``);
+* the notebook is written as Jupyter saves it (:mod:`relucourse.tooling.normalize`), so that
+  opening it changes nothing.
 
 Usage::
 
@@ -35,6 +40,7 @@ from pathlib import Path
 import nbformat
 
 from .checks.core import STUB_MARKER
+from .normalize import normalize
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECK_CALL = re.compile(r"""\bcheck\(\s*["'](\d+\.\d+)["']""")
@@ -49,12 +55,27 @@ EXERCISE_INTRO = """\
 Graded exercises for [Chapter {n}](../chapters/{file}). For each exercise,
 write your code where it says `# YOUR CODE HERE` (delete the
 `raise NotImplementedError` line), run the cell, then run the **check
-cell** below it. A check prints one line when your answer is right and a
-short message saying what went wrong otherwise. `make grade` prints a
-report over all exercises.
+cell** below it. A check shows a green line when your answer is right and
+a short message saying what went wrong otherwise. The last cell shows your
+progress in this session.
+
+`make grade` prints a report over all exercises, from the notebooks **as
+saved on disk**: save (Ctrl+S) before you run it. Jupyter autosaves only
+every two minutes, so an answer you have not saved is not graded yet.
 
 Worked solutions are in [Solutions {n}](../solutions/{file}): try each
 exercise yourself first."""
+
+
+PROGRESS_HEADING = """\
+## Your progress
+
+Run the cell below to see which exercises of this chapter passed in this
+session: it lists the checks you have run since the kernel started, and
+needs no save. `make grade` reads the saved notebook."""
+PROGRESS_CODE = """\
+from relucourse.tooling.checks import progress
+progress({n})"""
 
 
 class ReleaseError(ValueError):
@@ -114,9 +135,13 @@ def make_exercise(solution: nbformat.NotebookNode, name: str = "notebook") -> nb
                 raise ReleaseError(f"{name}, cell {i}: solution block with no later check(...) cell")
             cell.source = stub_source(cell.source, ids[0], f"{name}, cell {i}")
     if cells and cells[0].cell_type == "markdown":
+        title = TITLE.match(cells[0].source.strip().splitlines()[0] if cells[0].source.strip() else "")
         cells[0].source = exercise_intro(cells[0].source, name)
+        cells.append(nbformat.v4.new_markdown_cell(PROGRESS_HEADING, id="progress-heading"))
+        cells.append(nbformat.v4.new_code_cell(PROGRESS_CODE.format(n=int(title.group(1))),
+                                               id="progress"))
     nb.metadata.pop("widgets", None)
-    return nb
+    return normalize(nb)
 
 
 def exercise_intro(solution_intro: str, name: str) -> str:

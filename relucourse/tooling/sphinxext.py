@@ -10,6 +10,10 @@
   configured per notebook, so every new chapter gets the same treatment.
 * The reference list labels entries the way the text cites them ("Bengio et al., 1994"), not
   with alpha labels ("BSF94"): a pybtex label style registered here.
+* An accessible reference list: docutils marks each bibliography entry with the DPUB-ARIA role
+  ``doc-biblioentry`` inside a ``role="list"`` container. That role is deprecated (ARIA 1.2), and
+  a list must contain list items: axe-core reports both (a critical violation). Each entry is a
+  ``listitem`` here, so a screen reader announces "list, 58 items" and reads them in order.
 * A clean console: script tags that an extension adds twice (sphinx-thebe's configuration,
   which declares ``const THEBE_JS_URL``) are emitted once, and the theme gets a valid default
   colour mode.
@@ -145,6 +149,22 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     scripts[:] = unique
 
 
+# --------------------------------------------------------------------------- accessible references
+
+BIBLIOENTRY = 'role="doc-biblioentry"'
+
+
+def listitem_citations(body: str) -> str:
+    """The page's HTML with each citation of a ``role="list"`` container a ``listitem``."""
+    return body.replace(BIBLIOENTRY, 'role="listitem"')
+
+
+def _accessible_citations(app, pagename, templatename, context, doctree) -> None:
+    body = context.get("body")
+    if body and BIBLIOENTRY in body:
+        context["body"] = listitem_citations(body)
+
+
 # --------------------------------------------------------------------------- reference labels
 
 def _names(person_list) -> list[str]:
@@ -232,6 +252,7 @@ def setup(app):
     app.connect("doctree-read", _solution_pages)
     # early: a later handler that returns a template name stops the event for the rest
     app.connect("html-page-context", _dedupe_scripts, priority=100)
+    app.connect("html-page-context", _accessible_citations, priority=100)
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _archive)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -9,6 +9,7 @@ import nbformat
 
 from conftest import ROOT
 from relucourse.tooling.checks import EXERCISES
+from relucourse.tooling.grading import points
 from test_exercises import CHAPTER_1, solve, stub_cell, write_blank
 
 N_CH1 = sum(k.startswith("1.") for k in EXERCISES)  # chapter 1's exercises
@@ -81,6 +82,8 @@ def test_a_class_of_20_is_graded_into_a_csv_and_a_summary(tmp_path):
     assert len(by_learner) == 20, sorted(by_learner)
     for i in range(4):
         assert [r["status"] for r in by_learner[f"solved{i}"]] == ["passed"] * N_CH1, by_learner[f"solved{i}"]
+        assert all(r["points"] == r["max_points"] == f"{points(r['exercise']):g}" for r in by_learner[f"solved{i}"])
+        assert all(r["points"] == "0" for r in by_learner[f"blank{i}"])
         assert [r["status"] for r in by_learner[f"blank{i}"]] == ["not attempted"] * N_CH1
     wrong = by_learner["wrong0"][0]
     assert wrong["exercise"] == "1.1" and wrong["status"] == "failed" and "Expected:" in wrong["message"]

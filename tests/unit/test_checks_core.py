@@ -165,3 +165,165 @@ def test_outside_jupyter_checks_raise(monkeypatch):
     monkeypatch.delenv("RELUCOURSE_STRICT", raising=False)
     monkeypatch.delenv("CI", raising=False)
     assert strict_mode()  # plain Python: scripts and unit tests
+
+
+# --------------------------------------------------------------------------------------------
+# The line of the learner's code where an error arose
+# --------------------------------------------------------------------------------------------
+
+def _wrong_matmul(x):
+    w = torch.ones(2, 2)
+    return x @ w  # the learner's line: shapes (1, 1) and (2, 2)
+
+
+def test_a_raising_answer_names_the_learners_line_not_the_checkers():
+    import inspect
+    c = Checker("4.4")
+    with pytest.raises(ExerciseFailed) as info:
+        c.call(_wrong_matmul, torch.ones(1, 1), desc="f(x)")
+    line = inspect.getsourcelines(_wrong_matmul)[1] + 2
+    message = str(info.value)
+    assert message.splitlines()[3] == (
+        f"  Where:    test_checks_core.py, line {line}: return x @ w "
+        "# the learner's line: shapes (1, 1) and (2, 2)"), message
+    assert "/core.py" not in message and "checks/" not in message and "site-packages" not in message
+
+
+def test_the_line_is_in_the_learners_helper_when_the_error_arises_there():
+    def helper(v):
+        return v.reshape(3)  # raises for 4 elements
+
+    def answer(x):
+        return helper(x) + 1
+    with pytest.raises(ExerciseFailed, match=r"Where: +test_checks_core.py, line \d+: return v.reshape\(3\)"):
+        Checker("1.1").call(answer, torch.ones(4), desc="f(x)")
+
+
+def test_an_answer_written_in_a_notebook_cell_is_named_by_its_cell():
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell("pass")
+        shell.run_cell("def f(x):\n    y = x + 1\n    return y @ torch.ones(2, 2)", store_history=True)
+        count = shell.execution_count - 1
+        shell.user_ns["torch"] = torch
+        with pytest.raises(ExerciseFailed) as info:
+            Checker("4.4").call(shell.user_ns["f"], torch.ones(1, 1), desc="f(x)")
+        assert f"  Where:    cell [{count}], line 3: return y @ torch.ones(2, 2)" in str(info.value)
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_no_where_line_when_no_learner_code_is_on_the_stack():
+    with pytest.raises(ExerciseFailed) as info:  # torch's own function, called by the checker
+        Checker("1.1").call(torch.mm, torch.ones(1, 1), torch.ones(2, 2), desc="f(x)")
+    assert "Where:" not in str(info.value)
+
+
+def test_time_limits_nest():
+    from relucourse.tooling.checks.core import _TimeLimit, time_limit
+    import time as clock
+    start = clock.monotonic()
+    with pytest.raises(_TimeLimit):
+        with time_limit(0.5):
+            with time_limit(5):  # the inner limit never outlives the outer one
+                while True:
+                    pass
+    assert clock.monotonic() - start < 2
+    start = clock.monotonic()
+    with pytest.raises(_TimeLimit):
+        with time_limit(0.6):
+            with time_limit(0.1):
+                pass  # ends early: the outer limit goes on counting
+            while True:
+                pass
+    assert 0.4 < clock.monotonic() - start < 2
+
+
+# --------------------------------------------------------------------------------------------
+# learner_code: cells that call the learner's code outside a check; progress; the green box
+# --------------------------------------------------------------------------------------------
+
+def _raises_runtime_error():
+    raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (1x1 and 2x2)")
+
+
+def test_learner_code_turns_an_error_into_one_line_and_goes_on(learner_session):
+    from relucourse.tooling.checks import learner_code
+    with learner_code("4.3", "4.4"):
+        _raises_runtime_error()
+    (box,) = learner_session
+    text = box["text/plain"]
+    assert text.startswith("Exercises 4.3 and 4.4: this cell stopped: your code raised RuntimeError: "
+                           "mat1 and mat2 shapes cannot be multiplied (1x1 and 2x2) (test_checks_core.py, "
+                           "line "), text
+    assert text.endswith("Run the check of Exercises 4.3 and 4.4 to see why; the notebook goes on.")
+    assert "\n" not in text and "relucourse-failed" in box["text/html"]
+
+
+def test_learner_code_stops_code_that_never_returns(learner_session):
+    from relucourse.tooling.checks import learner_code
+    with learner_code("6.6", seconds=0.3):
+        while True:
+            pass
+    (box,) = learner_session
+    assert box["text/plain"] == ("Exercise 6.6: this cell stopped: your code did not finish within 0.3 s. "
+                                 "Run the check of Exercise 6.6 to see why; the notebook goes on.")
+
+
+def test_learner_code_on_a_stub_says_solve_first_in_every_mode(learner_session, monkeypatch, capsys):
+    from relucourse.tooling.checks import learner_code
+    with learner_code("3.5"):
+        stub("3.5")()
+    (box,) = learner_session
+    assert box["text/plain"] == "Solve Exercise 3.5 first, then run this cell again."
+    assert "relucourse-not-attempted" in box["text/html"]
+    monkeypatch.setenv("RELUCOURSE_STRICT", "1")  # grading a blank notebook: a line, no failure
+    with learner_code("3.5"):
+        stub("3.5")()
+    assert capsys.readouterr().out == "Solve Exercise 3.5 first, then run this cell again.\n"
+
+
+def test_learner_code_in_strict_mode_lets_other_errors_fail_the_cell(monkeypatch):
+    from relucourse.tooling.checks import learner_code
+    monkeypatch.setenv("RELUCOURSE_STRICT", "1")
+    with pytest.raises(RuntimeError, match="mat1 and mat2"):
+        with learner_code("4.4"):
+            _raises_runtime_error()
+
+
+def test_learner_code_lets_a_good_block_run_and_keyboard_interrupts_through(learner_session, capsys):
+    from relucourse.tooling.checks import learner_code
+    with learner_code("1.1"):
+        print("fine")
+    assert capsys.readouterr().out == "fine\n" and learner_session == []
+    with pytest.raises(KeyboardInterrupt):
+        with learner_code("1.1"):
+            raise KeyboardInterrupt
+
+
+def test_a_passed_check_is_a_green_box_in_a_session_and_one_line_when_strict(learner_session, monkeypatch,
+                                                                            capsys):
+    check("2.1", lambda x: x.clamp(min=0))
+    (box,) = learner_session
+    assert box["text/plain"].startswith("Exercise 2.1 passed: ") and "relucourse-passed" in box["text/html"]
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("RELUCOURSE_STRICT", "1")
+    check("2.1", lambda x: x.clamp(min=0))
+    assert capsys.readouterr().out.startswith("Exercise 2.1 passed: ") and len(learner_session) == 1
+
+
+def test_progress_lists_the_chapters_checks_run_in_this_session(monkeypatch, capsys):
+    from relucourse.tooling import checks
+    monkeypatch.setattr(checks, "SESSION", {})
+    with pytest.raises(ExerciseFailed):
+        check("2.1", lambda x: x)
+    with pytest.raises(ExerciseNotAttempted):
+        check("2.2", stub("2.2"))
+    checks.progress(2)
+    lines = capsys.readouterr().out.splitlines()
+    ids = sorted((k for k in EXERCISES if k.startswith("2.")), key=lambda k: int(k.split(".")[1]))
+    assert lines[0] == "Chapter 2 in this session (the checks run since the kernel started):"
+    assert lines[1:3] == ["  2.1    failed", "  2.2    not attempted"]
+    assert lines[3:-1] == [f"  {k:<6} not checked yet" for k in ids[2:]]
+    assert lines[-1].startswith(f"0 of {len(ids)} passed. `make grade` reads the saved notebook")

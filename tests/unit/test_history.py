@@ -45,3 +45,30 @@ def test_jarrett_is_the_absolute_value_of_tanh_and_nair_hinton_named_relu():
     assert "not max(0, x)" in jarrett.contribution
     nair = by_key["nair2010rectified"]
     assert "softplus" in nair.contribution and "name" in nair.contribution
+
+
+def test_the_narrow_timeline_labels_every_milestone_one_row_each_oldest_first():
+    from relucourse.history import plot_timeline_narrow
+    fig, ax = plt.subplots()
+    plot_timeline_narrow(ax)
+    texts = [t for t in ax.texts if t.get_text().isdigit()]
+    assert [int(t.get_text()) for t in texts] == [m.year for m in TIMELINE]
+    rows = [t.xy[1] for t in texts]
+    assert rows == sorted(rows) and len(set(rows)) == len(rows)  # one row each, top to bottom
+    assert ax.yaxis_inverted()
+    bottom, top = ax.get_ylim()
+    assert top < min(rows) and bottom > max(rows)  # every row inside the axes
+    assert any("20 years" in t.get_text() for t in ax.texts)  # the gap 1980-2000 is marked
+    assert ax.get_legend() is not None
+    plt.close(fig)
+
+
+def test_show_timeline_gives_both_layouts_and_an_alt_text_with_the_finding():
+    from relucourse.history import TIMELINE_ALT, show_timeline
+    fig = show_timeline()
+    assert fig.alt == TIMELINE_ALT
+    assert "three decades" in fig.alt and "within four years" in fig.alt
+    assert all(str(m.year) in fig.alt for m in TIMELINE)
+    assert fig.wide_px[0] > fig.wide_px[1] and fig.narrow_px[1] > fig.narrow_px[0]
+    assert fig.narrow_px[0] <= 380  # drawn for a phone's column, not shrunk into it
+    assert not plt.get_fignums()

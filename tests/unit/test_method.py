@@ -109,8 +109,12 @@ def test_paired_plot_draws_one_row_per_comparison():
 
 def test_a_claim_prints_one_line_and_raises_in_strict_mode(capsys, monkeypatch):
     monkeypatch.setenv("RELUCOURSE_STRICT", "1")
-    assert claim("most units die", holds=True, measured="97% dead") is True
+    assert claim("most units die", holds=True, measured="97% dead") is None
     assert capsys.readouterr().out == "On this machine: 97% dead - the claim (most units die) holds.\n"
+    claim("a much longer statement that will not fit on one line of the book", True,
+          "a measurement with several numbers in it, 0.97 and 0.95")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(len(line) <= 69 for line in lines) and lines[1].startswith("  ")
     with pytest.raises(ClaimNotHeld, match=r"3% dead - the claim \(most units die\) does NOT hold"):
         claim("most units die", holds=False, measured="3% dead")
 
@@ -119,9 +123,10 @@ def test_use_threads_honours_the_environment(monkeypatch):
     before = torch.get_num_threads()
     try:
         monkeypatch.delenv("RELUCOURSE_THREADS", raising=False)
-        assert relucourse.use_threads() == 1 and torch.get_num_threads() == 1
+        assert relucourse.use_threads() is None and torch.get_num_threads() == 1
         monkeypatch.setenv("RELUCOURSE_THREADS", "2")
-        assert relucourse.use_threads() == 2 and torch.get_num_threads() == 2
+        relucourse.use_threads()
+        assert torch.get_num_threads() == 2
         monkeypatch.setenv("RELUCOURSE_THREADS", "0")
         with pytest.raises(ValueError):
             relucourse.use_threads()

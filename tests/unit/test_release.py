@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, notebook_cells
-from relucourse.tooling.release import ReleaseError, committed, make_exercise, render, stub_source
+from relucourse.tooling.release import ReleaseError, committed, make_exercise, render, stub_source, targets
 
 
 def release(root, *args):
@@ -141,7 +141,29 @@ def test_exercise_notebook_has_no_outputs_and_no_solutions():
         assert all(not c.get("outputs") and c.get("execution_count") is None
                    for c in ex.cells if c.cell_type == "code")
         assert ex.cells[0].source.startswith("# Exercises")
-        assert len(ex.cells) == len(sol.cells)
+        assert len(ex.cells) == len(sol.cells) + 2  # and the two "Your progress" cells
+
+
+def test_exercise_page_says_make_grade_reads_the_saved_file_and_ends_with_progress():
+    sol = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Solutions 4: The dying ReLU")])
+    ex = make_exercise(sol, "04_dying_relu.ipynb")
+    intro = " ".join(ex.cells[0].source.split())
+    assert "**as saved on disk**: save (Ctrl+S) before you run it" in intro
+    heading, code = ex.cells[-2:]
+    assert heading.cell_type == "markdown" and heading.source.startswith("## Your progress")
+    assert code.cell_type == "code" and code.source.endswith("progress(4)")
+    assert (heading.id, code.id) == ("progress-heading", "progress")  # fixed: no drift between runs
+
+
+def test_generated_exercises_are_normal_notebooks():
+    """Written as Jupyter writes them, so that opening one in Jupyter changes nothing."""
+    from relucourse.tooling.normalize import KERNELSPEC, normal_text
+    for path, text in targets(ROOT).items():
+        nb = nbformat.reads(text, as_version=4)
+        assert (nb.nbformat, nb.nbformat_minor) == (4, 5), path.name
+        assert nb.metadata.kernelspec == KERNELSPEC, path.name
+        assert normal_text(text) == text, path.name
+        assert render(nbformat.reads(text, as_version=4)) == text, path.name
 
 
 def test_solution_without_a_check_is_refused():

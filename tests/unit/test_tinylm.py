@@ -1,4 +1,4 @@
-"""relucourse.tinylm: the text ships with Python, training side by side matches a single run."""
+"""relucourse.tinylm: the frozen text is the same under every Python, training side by side matches a single run."""
 
 import math
 
@@ -23,3 +23,20 @@ def test_tinylm_text_and_training():
     assert h.shape == (100, variants.matched_hidden(48))
     relu_model = tinylm.NgramLM(len(vocab), d_model=16, d_ff=48, kind="relu")
     assert (tinylm.ffn_hidden(relu_model, xv) == 0).any()
+
+
+def test_text_is_frozen_package_data():
+    """The text is read from the package (not from the running Python's pydoc_data), so every
+    supported Python sees the same characters: the file's hash, its length and its vocabulary."""
+    import hashlib
+
+    assert tinylm.TEXT_PATH.is_file() and tinylm.TEXT_PATH.stat().st_size < 300_000
+    raw = tinylm.TEXT_PATH.read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == tinylm.TEXT_SHA256
+    assert b"\r" not in raw
+    text = tinylm.load_text()
+    assert len(text) == 200_000
+    _, vocab = tinylm.encode(text)
+    assert len(vocab) == 86
+    import inspect
+    assert "pydoc_data" not in inspect.getsource(tinylm.load_text)

@@ -83,46 +83,59 @@ def check_closest_to_zero(c: Checker, mean_on_normal, closest_to_zero) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# 5.2 PReLU slopes from a trained model
+# 5.2 Design a paired comparison: how many seeds?
 # --------------------------------------------------------------------------------------------
 
-SLOPES_HINT = ("visit model.modules(), keep the nn.PReLU ones, and return for each the mean of its "
-               "`weight` (its slopes) as a float, e.g. m.weight.detach().mean().item().")
+PLAN_POWER_LOW, PLAN_POWER_HIGH = 0.75, 0.95
+PLAN_HINT = ("a paired comparison looks at the per-seed differences a[i] - b[i]; with their "
+             "standard deviation s, a two-sided 95 % interval excludes 0 with probability 80 % "
+             "when n is about ((1.96 + 0.84) * s / effect)^2 (the t-distribution asks for a little "
+             "more). Round up to a whole number of seeds.")
 
 
-class _Branches(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.left = nn.Sequential(nn.Linear(4, 6), nn.PReLU(6, init=0.1))
-        self.right = nn.Linear(4, 6)
-        self.act = nn.PReLU(init=-0.2)
-        self.head = nn.Linear(6, 2)
+def plan_power(n: int, sd: float, effect: float, confidence: float = 0.95) -> float:
+    """Probability that a paired two-sided t-interval over n seeds excludes 0 when the true mean
+    difference is ``effect`` and the per-seed differences have standard deviation ``sd``
+    (the non-central t-distribution; exact, no sampling)."""
+    from scipy.stats import nct, t
 
-    def forward(self, x):
-        return self.head(self.left(x) + self.act(self.right(x)))
+    df = n - 1
+    crit = t.ppf(0.5 + confidence / 2, df)
+    shift = effect * math.sqrt(n) / sd
+    if shift > crit + 40:      # certain detection (and beyond nct's numerical range)
+        return 1.0
+    return float(nct.sf(crit, df, shift) + nct.cdf(-crit, df, shift))
 
 
-def _slope_models():
+def reference_plan_seeds(pilot_a, pilot_b, effect: float) -> int:
+    """The smallest n whose paired t-test power, with the pilot's standard deviation of the
+    per-seed differences taken as the true one, reaches 80 %."""
+    d = np.asarray(pilot_a, dtype=np.float64) - np.asarray(pilot_b, dtype=np.float64)
+    sd = float(d.std(ddof=1))
+    n = 2
+    while plan_power(n, sd, abs(effect)) < 0.8:
+        n += 1
+    return n
+
+
+def _pilots():
+    """(pilot_a, pilot_b, effect, story): two activations' losses for the same pilot seeds. The
+    seed's own effect (initialisation, data order) is large and shared by both; the per-seed
+    differences are small. Built so that the differences' sample sd is exactly ``sd``."""
     cases = []
-    with torch.random.fork_rng():
-        torch.manual_seed(5)
-        m = nn.Sequential(nn.Linear(3, 5), nn.PReLU(), nn.Linear(5, 5), nn.PReLU(5), nn.Linear(5, 1))
-        with torch.no_grad():
-            m[3].weight.copy_(torch.tensor([0.1, 0.2, 0.3, 0.4, 0.75]))
-        cases.append((m, "Linear, PReLU() (one shared slope, 0.25), Linear, PReLU(5) with slopes "
-                         "0.1 0.2 0.3 0.4 0.75, Linear"))
-        cases.append((_Branches(), "a custom module with a PReLU inside a nested Sequential "
-                                   "(slopes 0.1) and one as an attribute (slope -0.2)"))
-        shared = nn.PReLU(init=0.6)
-        cases.append((nn.Sequential(nn.Linear(2, 2), shared, nn.Linear(2, 2), shared),
-                      "the same nn.PReLU module (slope 0.6) used twice: one module, one entry"))
-        cases.append((nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.LeakyReLU(0.2), nn.Linear(3, 1)),
-                      "ReLU and LeakyReLU, but no PReLU"))
-        conv = variants.DigitsCNN(lambda ch: nn.PReLU(ch, init=0.25))
-        with torch.no_grad():
-            for i, p in enumerate(m for m in conv.modules() if isinstance(m, nn.PReLU)):
-                p.weight.copy_(torch.linspace(0.05 * (i + 1), 0.5 + i, p.weight.numel()))
-        cases.append((conv, "the chapter's DigitsCNN with channel-wise slopes spread over ranges"))
+    rng = np.random.default_rng(52)
+    for n_pilot, seed_sd, sd, shift, effect in [(10, 0.05, 0.03, -0.03, 0.02),
+                                               (8, 0.10, 0.02, 0.00, 0.01),
+                                               (12, 0.04, 0.03, 0.05, 0.015),
+                                               (6, 0.08, 0.01, -0.01, 0.004)]:
+        base = 0.25 + seed_sd * rng.standard_normal(n_pilot)
+        noise = rng.standard_normal(n_pilot)
+        noise = (noise - noise.mean()) / noise.std(ddof=1) * sd
+        a = base + noise / 2 + shift / 2
+        b = base - noise / 2 - shift / 2
+        story = (f"{n_pilot} pilot seeds (losses near 0.25, seed-to-seed spread about {seed_sd}), "
+                 f"effect = {effect}")
+        cases.append(([float(v) for v in a], [float(v) for v in b], effect, story))
     return cases
 
 
@@ -141,38 +154,47 @@ def _numbers(value):
     return None
 
 
-@exercise("5.2", "PReLU slopes from a model")
-def check_prelu_slopes(c: Checker, prelu_slopes) -> None:
-    c.require_callable(prelu_slopes, "prelu_slopes")
-    for model, story in _slope_models():
-        desc = f"prelu_slopes(model) for {story}"
-        expected = variants.prelu_slopes(model)
-        before = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        got = c.call(prelu_slopes, model, desc=desc, hint=SLOPES_HINT)
-        c.expect(all(torch.equal(before[k], v) for k, v in model.state_dict().items()),
-                 "your code changed the model's parameters.", tried=desc,
-                 hint="only read the slopes; do not train, clamp or modify them.")
-        values = _numbers(got)
-        if values is None:
-            c.fail(f"expected a list of numbers, one per nn.PReLU, but your code returned {type_name(got)}.",
-                   tried=desc, expected=repr([round(v, 4) for v in expected]), got=describe(got),
-                   hint=SLOPES_HINT)
-        hint = SLOPES_HINT
-        if len(values) != len(expected):
-            if "twice" in story and len(values) == 2:
-                hint = ("model.modules() yields a shared module once; walking the children of an "
-                        "nn.Sequential by index counts it twice.")
-            elif "custom" in story:
-                hint = "use model.modules(), which also finds modules nested inside other modules."
-            c.fail("the list has the wrong length.", tried=desc,
-                   expected=f"{len(expected)} values, one per nn.PReLU module",
-                   got=f"{len(values)} values: {describe(got)}", hint=hint)
-        if not all(math.isclose(g, e, rel_tol=1e-6, abs_tol=1e-7) for g, e in zip(values, expected)):
-            if "channel-wise" in story or "0.75" in story:
-                hint = "a channel-wise PReLU holds one slope per channel: return their mean."
-            c.fail("wrong slopes.", tried=desc, expected=repr([round(v, 6) for v in expected]),
-                   got=repr([round(v, 6) for v in values]), hint=hint)
-        c.ok()
+def _int_or_none(value):
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return None
+
+
+@exercise("5.2", "Design a paired comparison: how many seeds?", time_limit_s=10.0)
+def check_plan_seeds(c: Checker, plan_seeds) -> None:
+    c.require_callable(plan_seeds, "plan_seeds")
+    for a, b, effect, story in _pilots():
+        desc = f"plan_seeds(pilot_a, pilot_b, effect) with {story}"
+        d = np.asarray(a) - np.asarray(b)
+        sd = float(d.std(ddof=1))
+        best = reference_plan_seeds(a, b, effect)
+        given_a, given_b = list(a), list(b)
+        got = c.call(plan_seeds, given_a, given_b, effect, desc=desc, hint=PLAN_HINT)
+        c.expect(given_a == a and given_b == b, "your code modified its input in place.", tried=desc,
+                 hint="read the pilot lists without sorting or changing them (use sorted(...) or "
+                      "np.asarray(...) for a copy).")
+        n = _int_or_none(got)
+        if n is None:
+            c.fail(f"expected a whole number of seeds (an int), but your code returned {type_name(got)}.",
+                   tried=desc, expected=f"an int near {best}", got=describe(got),
+                   hint="round up with math.ceil and return int(...).")
+        c.expect(2 <= n <= 100_000, "the number of seeds is out of range.", tried=desc,
+                 expected="an int between 2 and 100,000", got=repr(n), hint=PLAN_HINT)
+        power = plan_power(n, sd, effect)
+        hint = PLAN_HINT
+        unpaired_sd = math.sqrt(np.var(a, ddof=1) + np.var(b, ddof=1))
+        if n > 2 * best and plan_power(n, unpaired_sd, effect) < 0.97:
+            hint = ("your count is what an unpaired comparison would need: the seed's own effect "
+                    "is shared by both activations, so work with the per-seed differences a[i] - b[i].")
+        got_text = f"{n} seeds, which detect the effect with probability {power:.2f}"
+        c.expect(power >= PLAN_POWER_LOW, "too few seeds: the comparison would often miss the effect.",
+                 tried=desc, expected=f"a count whose paired 95 % interval excludes 0 with probability "
+                 f"at least {PLAN_POWER_LOW} (the smallest for 80 % is {best})", got=got_text, hint=hint)
+        c.expect(power <= PLAN_POWER_HIGH, "more seeds than the comparison needs.", tried=desc,
+                 expected=f"a count with probability at most {PLAN_POWER_HIGH} (the smallest for 80 % "
+                 f"is {best}); every extra seed costs a training run", got=got_text, hint=hint)
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,13 +311,30 @@ SELU_HINT = ("for z ~ N(0, q) write the two conditions E[selu(z)] = 0 and E[selu
              "lambda. Sampling is not precise enough for 7 digits: integrate.")
 
 
+def reference_selu_constants(q: float) -> tuple[float, float]:
+    """(alpha, lambda) with E[selu(z)] = 0 and E[selu(z)^2] = q for z ~ N(0, q), by closed forms.
+
+    With s = sqrt(q): E[z; z > 0] = s / sqrt(2 pi), E[e^z; z <= 0] = e^{q/2} Phi(-s),
+    E[e^{2z}; z <= 0] = e^{2q} Phi(-2s), E[z^2; z > 0] = q / 2. (The package's
+    variants.selu_constants covers only q = 1; the general case is the exercise's.)
+    """
+    s = math.sqrt(q)
+    phi = lambda x: 0.5 * math.erfc(-x / math.sqrt(2))
+    pos_mean = s / math.sqrt(2 * math.pi)
+    e1 = math.exp(q / 2) * phi(-s)
+    e2 = math.exp(2 * q) * phi(-2 * s)
+    alpha = pos_mean / (0.5 - e1)
+    lam = math.sqrt(q / (q / 2 + alpha ** 2 * (e2 - 2 * e1 + 0.5)))
+    return alpha, lam
+
+
 @exercise("5.4", "SELU's alpha and lambda from the fixed-point conditions", time_limit_s=10.0)
 def check_selu_constants(c: Checker, selu_constants) -> None:
     c.require_callable(selu_constants, "selu_constants")
     for q in (1.0, 0.5, 2.0, 3.0, 0.25, 1.5):
         desc = f"selu_constants({q})"
         got = c.call(selu_constants, q, desc=desc, hint=SELU_HINT)
-        alpha, lam = variants.selu_constants(q)
+        alpha, lam = reference_selu_constants(q)
         ok = isinstance(got, (tuple, list)) and len(got) == 2
         c.expect(ok, f"expected a pair (alpha, lambda), but your code returned {type_name(got)}.",
                  tried=desc, expected=f"({alpha:.10f}, {lam:.10f})", got=describe(got),
@@ -311,7 +350,7 @@ def check_selu_constants(c: Checker, selu_constants) -> None:
         elif math.isclose(ga, alpha, rel_tol=1e-6) and math.isclose(gl, lam ** 2, rel_tol=1e-6):
             hint = "your second value is lambda squared: take the square root."
         elif q != 1.0 and all(math.isclose(g, e, rel_tol=1e-6)
-                              for g, e in zip(values, variants.selu_constants(1.0))):
+                              for g, e in zip(values, reference_selu_constants(1.0))):
             hint = ("these are the constants for q = 1: the input variance q changes both the "
                     "expectations and the target second moment.")
         elif math.isclose(ga, alpha, rel_tol=1e-6) and not math.isclose(gl, lam, rel_tol=1e-7):
@@ -324,145 +363,151 @@ def check_selu_constants(c: Checker, selu_constants) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# 5.5 Design: a self-normalising deep SELU network
+# 5.5 Design: a deep SELU network with dropout that keeps its statistics
 # --------------------------------------------------------------------------------------------
 
-DESIGN_HINT = ("self-normalisation needs weights with mean 0 and variance 1 / fan_in (LeCun normal: "
-               "std = 1 / sqrt(layer.in_features)) and zero biases, in every nn.Linear.")
+DESIGN_HINT = ("Section 5.4 measured which initialisations and which dropout keep SELU's fixed point "
+               "(mean 0, variance 1) and which break it; the line 'the worst layer' above says where "
+               "your network leaves it.")
+DROPOUTS = (nn.Dropout, nn.AlphaDropout)
 
 
-def _selu_nets():
-    def net(widths, dropout=False):
-        layers = []
-        for a, b in zip(widths[:-1], widths[1:]):
-            layers += [nn.Linear(a, b), nn.SELU()]
-            if dropout:
-                layers.append(nn.AlphaDropout(0.05))
-        return nn.Sequential(*layers)
-
-    return [
-        (lambda: net([128] * 51), "50 layers of width 128", 0.0, 1.0),
-        (lambda: net([64] * 51), "50 layers of width 64, input N(1, 4)", 1.0, 2.0),
-        (lambda: net([32] + [128, 64] * 25), "50 layers whose widths alternate 128 and 64", 0.0, 1.0),
-        (lambda: net([128] * 41, dropout=True), "40 layers of width 128 with AlphaDropout(0.05), "
-                                                 "in training mode", 0.0, 1.0),
-    ]
+def _weight_gain(model: nn.Module) -> float:
+    """Mean over the Linear layers of Var(w) * fan_in (1 for LeCun, 2 for He)."""
+    gains = [float(m.weight.detach().double().var() * m.in_features)
+             for m in model.modules() if isinstance(m, nn.Linear)]
+    return sum(gains) / max(len(gains), 1)
 
 
-@exercise("5.5", "Design: a deep SELU network that keeps its statistics", time_limit_s=10.0)
-def check_selu_design(c: Checker, init_selu_) -> None:
-    c.require_callable(init_selu_, "init_selu_")
-    for k, (build, story, shift, scale) in enumerate(_selu_nets()):
+def _design_structure(c: Checker, model, depth: int, width: int, desc: str) -> None:
+    c.expect(isinstance(model, nn.Sequential), f"expected an nn.Sequential, but your code returned "
+             f"{type_name(model)}.", tried=desc, hint="return nn.Sequential(*layers).")
+    blocks, layers = [], list(model)
+    i = 0
+    while i < len(layers):
+        chunk = layers[i:i + 3]
+        ok = (len(chunk) == 3 and isinstance(chunk[0], nn.Linear) and isinstance(chunk[1], nn.SELU)
+              and isinstance(chunk[2], DROPOUTS))
+        if not ok:
+            c.fail("the network is not a stack of (Linear, SELU, dropout) blocks.", tried=desc,
+                   expected=f"{depth} blocks of nn.Linear({width}, {width}), nn.SELU(), then "
+                            "nn.Dropout(p) or nn.AlphaDropout(p)",
+                   got=f"layers {i}-{i + 2}: " + ", ".join(type(m).__name__ for m in chunk),
+                   hint="each block is exactly three modules, in this order.")
+        blocks.append(chunk)
+        i += 3
+    c.expect(len(blocks) == depth, "wrong number of blocks.", tried=desc, expected=f"{depth} blocks",
+             got=f"{len(blocks)} blocks", hint="build one block per layer of depth.")
+    shapes = {(b[0].in_features, b[0].out_features) for b in blocks}
+    c.expect(shapes == {(width, width)}, "the linear layers have the wrong shape.", tried=desc,
+             expected=f"every nn.Linear({width}, {width})", got=f"shapes {sorted(shapes)}")
+    rates = sorted({float(b[2].p) for b in blocks})
+    c.expect(0.05 <= rates[0] and rates[-1] <= 0.5, "the dropout rate is outside the range asked for.",
+             tried=desc, expected="every rate p between 0.05 and 0.5", got=f"rates {rates}",
+             hint="the task asks for real regularisation (p >= 0.05) but not more than half the units.")
+
+
+@exercise("5.5", "Design: a deep SELU network with dropout that keeps its statistics", time_limit_s=10.0)
+def check_selu_design(c: Checker, make_selu_net) -> None:
+    c.require_callable(make_selu_net, "make_selu_net")
+    cases = [(50, 128, 0.0, 1.0, "input N(0, 1)"), (40, 64, 1.0, 2.0, "input N(1, 4)"),
+             (45, 96, 0.0, 1.0, "input N(0, 1)")]
+    for k, (depth, width, shift, scale, inputs) in enumerate(cases):
+        desc = f"make_selu_net({depth}, {width}), then 256 inputs ({inputs}) in training mode"
         with torch.random.fork_rng():
-            torch.manual_seed(300 + k)
-            model = build()
-            before = [type(m) for m in model.modules()]
-            desc = f"init_selu_(model) for {story}, then 256 inputs through it"
-            torch.manual_seed(k)
-            c.call(init_selu_, model, desc=desc, hint=DESIGN_HINT)
-            c.expect([type(m) for m in model.modules()] == before, "the model's layers changed.",
-                     tried=desc, hint="only initialise the existing nn.Linear layers in place; do not "
-                                      "add, remove or replace modules.")
-            train = "training" in story
+            torch.manual_seed(500 + k)
+            model = c.call(make_selu_net, depth, width, desc=desc, hint=DESIGN_HINT)
+            _design_structure(c, model, depth, width, desc)
             means, variances = variants.propagate(model, n=256, seed=k, shift=shift, scale=scale,
-                                                  train=train)
+                                                  train=True)
         finite = all(math.isfinite(v) for v in means + variances)
         last_m, last_v = means[-1], variances[-1]
         worst = max(range(len(variances)), key=lambda i: abs(math.log(max(variances[i], 1e-30))))
-        got = (f"after the last layer mean {last_m:.3g}, variance {last_v:.3g}; the worst layer "
+        got = (f"after the last block mean {last_m:.3g}, variance {last_v:.3g}; the worst layer "
                f"({worst + 1}) has variance {variances[worst]:.3g}")
+        hint = DESIGN_HINT
+        gain = _weight_gain(model)
+        if not 0.8 < gain < 1.25:
+            hint = (f"your weights have variance {gain:.2f} / fan_in; Section 5.4's fixed point assumes "
+                    "the variance that keeps a standard-normal pre-activation standard normal.")
+        elif any(type(m) is nn.Dropout for m in model):
+            hint = ("your blocks use nn.Dropout: Section 5.4 measured what inverted dropout does to the "
+                    "variance SELU's fixed point relies on.")
         c.expect(finite and abs(last_m) < 0.15 and 0.75 < last_v < 1.33
                  and all(0.3 < v < 5.0 for v in variances[len(variances) // 2:]),
                  "the activations did not keep mean 0 and variance 1.", tried=desc,
                  expected="mean within ±0.15 of 0 and variance between 0.75 and 1.33 after the last "
-                          "layer, variance between 0.3 and 5 in the second half",
-                 got=got, hint=DESIGN_HINT)
+                          "block, variance between 0.3 and 5 in the second half",
+                 got=got, hint=hint)
 
 
 # --------------------------------------------------------------------------------------------
-# 5.6 A parameter-matched SwiGLU feed-forward block
+# 5.6 Predict, then measure: the weight variance that keeps a deep GELU network's signal
 # --------------------------------------------------------------------------------------------
 
-FFN_HINT = ("three bias-free layers: w1 and w3 map d_model -> hidden, w2 maps hidden -> d_model; "
-            "forward(x) = w2(silu(w1(x)) * w3(x)); hidden is about 2 * d_ff / 3 so that 3 * d_model * "
-            "hidden is close to the 2 * d_model * d_ff weights of the plain block.")
+GAIN_TOL = 0.005
+GAIN_HINT = ("He et al.'s argument for ReLU: a layer with weights of variance c / fan_in maps the "
+             "second moment q of its input to q' = c * E[f(z)^2] with z ~ N(0, q). Ask for q' = q "
+             "at q = 1 and compute E[gelu(z)^2] for z ~ N(0, 1) precisely (integrate, or a very "
+             "large sample).")
 
 
-def reference_swiglu_forward(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return block.w2(F.silu(block.w1(x)) * block.w3(x))
+def reference_gelu_gain() -> float:
+    """c with c * E[gelu(z)^2] = 1 for z ~ N(0, 1): the second moment 1 is then a fixed point."""
+    return 1.0 / variants.normal_expectation(lambda z: F.gelu(z) ** 2)
 
 
-@exercise("5.6", "A parameter-matched SwiGLU feed-forward block", time_limit_s=10.0)
-def check_swiglu(c: Checker, SwiGLUFFN) -> None:
-    if not (isinstance(SwiGLUFFN, type) and issubclass(SwiGLUFFN, nn.Module)):
-        c.fail(f"expected a class derived from nn.Module, but got {type_name(SwiGLUFFN)}.",
-               hint="pass the class itself: check('5.6', SwiGLUFFN).")
-    c.ok()
-    gen = torch.Generator().manual_seed(56)
-    for d_model, d_ff in [(64, 256), (48, 96), (32, 1000), (16, 3072), (40, 344)]:
-        desc = f"SwiGLUFFN({d_model}, {d_ff})"
-        with torch.random.fork_rng():
-            torch.manual_seed(d_ff)
-            block = c.call(SwiGLUFFN, d_model, d_ff, desc=desc, hint=FFN_HINT)
-        layers = {n: getattr(block, n, None) for n in ("w1", "w2", "w3")}
-        c.expect(all(isinstance(v, nn.Linear) for v in layers.values()),
-                 "the block needs three nn.Linear attributes named w1, w2 and w3.", tried=desc,
-                 got=", ".join(f"{n}: {type_name(v)}" for n, v in layers.items()), hint=FFN_HINT)
-        c.expect(all(v.bias is None for v in layers.values()), "the layers have biases.", tried=desc,
-                 hint="use nn.Linear(..., bias=False), as in Shazeer's and LLaMA's feed-forward blocks.")
-        h = block.w1.out_features
-        shapes_ok = ((block.w1.in_features, block.w3.in_features, block.w3.out_features,
-                      block.w2.in_features, block.w2.out_features) == (d_model, d_model, h, h, d_model))
-        c.expect(shapes_ok, "the layer shapes do not fit together.", tried=desc,
-                 expected=f"w1, w3: {d_model} -> hidden; w2: hidden -> {d_model}",
-                 got=f"w1: {block.w1.in_features} -> {block.w1.out_features}, "
-                     f"w3: {block.w3.in_features} -> {block.w3.out_features}, "
-                     f"w2: {block.w2.in_features} -> {block.w2.out_features}", hint=FFN_HINT)
-        n = sum(p.numel() for p in block.parameters())
-        plain = 2 * d_model * d_ff
-        hint = FFN_HINT
-        if h == d_ff:
-            hint = ("hidden = d_ff gives the gated block 3/2 times the weights of the plain one: "
-                    "scale it by 2/3.")
-        c.expect(abs(n - plain) <= 0.005 * plain, "the block is not parameter-matched.", tried=desc,
-                 expected=f"about {plain:,} weights (2 * d_model * d_ff, within 0.5 %)",
-                 got=f"{n:,} weights (hidden = {h})", hint=hint)
-        for shape in [(7, d_model), (2, 5, d_model), (0, d_model)]:
-            x = torch.randn(*shape, generator=gen)
-            sdesc = f"{desc}(x) with x of shape {shape}"
-            expected = reference_swiglu_forward(block, x).detach()
-            got = c.call(block, x, desc=sdesc, hint=FFN_HINT)
-            fhint = FFN_HINT
-            if isinstance(got, torch.Tensor) and got.shape == expected.shape and x.numel():
-                near = {
-                    "silu is applied to w1(x), the gate; w3(x) is the linear branch (you swapped them).":
-                        block.w2(block.w1(x) * F.silu(block.w3(x))),
-                    "that is GLU (sigmoid gate); SwiGLU uses silu(w1 x) = w1 x * sigmoid(w1 x).":
-                        block.w2(torch.sigmoid(block.w1(x)) * block.w3(x)),
-                    "that is GEGLU (GELU gate); SwiGLU uses silu.": block.w2(F.gelu(block.w1(x)) * block.w3(x)),
-                    "that is ReGLU (ReLU gate); SwiGLU uses silu.": block.w2(F.relu(block.w1(x)) * block.w3(x)),
-                    "apply silu to w1(x) alone, then multiply by w3(x).":
-                        block.w2(F.silu(block.w1(x) * block.w3(x))),
-                }
-                for text, value in near.items():
-                    if torch.allclose(got.detach().float(), value.detach().float(), rtol=1e-4, atol=1e-6):
-                        fhint = text
-                        break
-            c.expect_array(got, expected, desc=sdesc, rtol=1e-5, atol=1e-6, hint=fhint)
-        x = torch.randn(3, d_model, generator=gen)
-        block.zero_grad(set_to_none=True)
-        bdesc = f"{desc}(x).sum().backward()"
-        out = c.call(block, x, desc=bdesc)
-        c.expect(isinstance(out, torch.Tensor) and out.requires_grad, "no gradient flows back "
-                 "through your block.", tried=bdesc, hint="use all three layers in forward, without "
-                 "detaching, torch.no_grad() or .data.")
-        c.call(lambda: out.sum().backward(), desc=bdesc)
-        c.expect(all(getattr(block, n).weight.grad is not None for n in ("w1", "w2", "w3")),
-                 "not every layer receives a gradient.", tried=bdesc,
-                 hint="use all three layers in forward, without detaching.")
-    block = c.call(SwiGLUFFN, 8, 24, desc="SwiGLUFFN(8, 24).double()")
-    block = block.double()
-    x = torch.randn(4, 8, dtype=torch.float64, generator=gen)
-    got = c.call(block, x, desc="SwiGLUFFN(8, 24).double()(x) with float64 x")
-    c.expect_array(got, reference_swiglu_forward(block, x).detach(),
-                   desc="SwiGLUFFN(8, 24).double()(x) with float64 x", rtol=1e-10, atol=1e-12, hint=FFN_HINT)
+@torch.no_grad()
+def gelu_second_moments(gain: float, depth: int = 10, width: int = 512, n: int = 512,
+                        seed: int = 1) -> list[float]:
+    """Second moment of the pre-activations z of each layer of a bias-free GELU network,
+    z_{l+1} = W_l gelu(z_l) with W_l ~ N(0, gain / fan_in), starting from standard-normal z_0
+    (float64, seeded)."""
+    gen = torch.Generator().manual_seed(seed)
+    h = torch.randn(n, width, generator=gen, dtype=torch.float64)
+    out = []
+    for _ in range(depth):
+        w = torch.randn(width, width, generator=gen, dtype=torch.float64) * math.sqrt(gain / width)
+        z = F.gelu(h) @ w.T
+        out.append(float(z.square().mean()))
+        h = z
+    return out
+
+
+@exercise("5.6", "Predict, then measure: the weight variance for a deep GELU network", time_limit_s=10.0)
+def check_gelu_gain(c: Checker, gelu_gain) -> None:
+    c.require_callable(gelu_gain, "gelu_gain")
+    desc = "gelu_gain()"
+    expected = reference_gelu_gain()
+    got = c.call(gelu_gain, desc=desc, hint=GAIN_HINT)
+    hint = GAIN_HINT
+    value = None
+    if isinstance(got, (int, float, np.integer, np.floating)) and not isinstance(got, (bool, np.bool_)):
+        value = float(got)
+    elif isinstance(got, torch.Tensor) and got.numel() == 1:
+        value = float(got.item())
+    moments = None
+    if value is not None and math.isfinite(value) and 0 < value < 100:
+        moments = gelu_second_moments(value)
+        m2 = variants.normal_expectation(lambda z: F.gelu(z) ** 2, points=20_001)
+        m1 = variants.normal_expectation(F.gelu, points=20_001)
+        near = {2.0: "2 is He's gain, derived for ReLU, whose E[relu(z)^2] is exactly 1/2; GELU's "
+                     "second moment is not 1/2.",
+                1.0: "1 is LeCun's gain, for activations that keep the second moment (like tanh near "
+                     "0); GELU does not.",
+                m2: "that is E[gelu(z)^2] itself; the gain is the factor that undoes it.",
+                1 / (m2 - m1 ** 2): "that undoes the variance of gelu(z); the next layer's "
+                                    "pre-activation depends on the second moment, E[gelu(z)^2].",
+                1 / m1 ** 2: "that uses the mean of gelu(z); the second moment E[gelu(z)^2] is what "
+                             "carries over."}
+        for v, text in near.items():
+            if math.isclose(value, v, rel_tol=1e-3):
+                hint = text
+        hint += (f" Measured with your value, the pre-activations' second moment over layers 1-10 "
+                 f"went {moments[0]:.3g} -> {moments[4]:.3g} -> {moments[-1]:.3g} (it should stay 1).")
+    c.expect_number(got, expected, desc=desc + " (the gain c in Var(w) = c / fan_in)", rtol=GAIN_TOL,
+                    hint=hint)
+    c.expect(moments is not None and 0.6 < moments[-1] < 1.6, "the signal did not keep its size.",
+             tried="a 10-layer GELU network of width 512 with your gain",
+             expected="second moment of the last pre-activations between 0.6 and 1.6",
+             got=f"{moments[-1]:.3g}")

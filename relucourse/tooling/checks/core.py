@@ -5,7 +5,9 @@ seen and compares the results with a reference. It talks to the learner in plain
 
 * success prints exactly one deterministic line, ``Exercise 2.1 passed: 7/7 checks``;
 * a wrong answer raises :class:`ExerciseFailed` whose message names the input that was tried, what
-  was expected, what came back, and a hint;
+  was expected, what came back, and a hint; when the learner's code raised, it also names the line
+  of the learner's own code where the error arose (``Where: cell [7], line 5: h = h @ w``), never
+  the checker's or a library's;
 * an untouched stub raises :class:`ExerciseNotAttempted`.
 
 Both exceptions render in Jupyter as a short message, not a traceback wall
@@ -18,9 +20,14 @@ endless loops, in-place modification of inputs and warnings into learner-facing 
 from __future__ import annotations
 
 import contextlib
+import linecache
 import math
+import os
 import signal
+import sys
+import sysconfig
 import threading
+import time
 import warnings
 from typing import Any, Callable
 
@@ -68,8 +75,12 @@ def time_limit(seconds: float, wall_factor: float = 3.0):
 
     The limit counts the CPU time this process spends (``ITIMER_PROF``), not the wall clock, so a
     correct answer is not rejected because other programs keep a busy machine's cores: an endless
-    loop spends CPU time and is stopped all the same (the limit is per thread PyTorch may use). A wall-clock backstop of ``wall_factor`` times
-    the limit stops code that waits without computing (``time.sleep``, a lock).
+    loop spends CPU time and is stopped all the same (the limit is per thread PyTorch may use). A
+    wall-clock backstop of ``wall_factor`` times the limit stops code that waits without computing
+    (``time.sleep``, a lock).
+
+    Limits nest: an inner limit never outlives an outer one, and the outer one goes on counting
+    (with what is left of it) when the inner block ends.
     """
     if seconds is None or threading.current_thread() is not threading.main_thread():
         yield
@@ -78,10 +89,15 @@ def time_limit(seconds: float, wall_factor: float = 3.0):
     def _handler(signum, frame):
         raise _TimeLimit()
 
+    outer_real, _ = signal.getitimer(signal.ITIMER_REAL)
+    outer_prof, _ = signal.getitimer(signal.ITIMER_PROF)
+    start_real, start_cpu = time.monotonic(), time.process_time()
     previous = signal.signal(signal.SIGALRM, _handler), signal.signal(signal.SIGPROF, _handler)
     # CPU time of all the process's threads: a limit of `seconds` per thread PyTorch may use
-    signal.setitimer(signal.ITIMER_PROF, seconds * max(1, torch.get_num_threads()))
-    signal.setitimer(signal.ITIMER_REAL, seconds * wall_factor)
+    cpu = seconds * max(1, torch.get_num_threads())
+    signal.setitimer(signal.ITIMER_PROF, min(cpu, outer_prof) if outer_prof > 0 else cpu)
+    wall = seconds * wall_factor
+    signal.setitimer(signal.ITIMER_REAL, min(wall, outer_real) if outer_real > 0 else wall)
     try:
         yield
     finally:
@@ -89,6 +105,11 @@ def time_limit(seconds: float, wall_factor: float = 3.0):
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.signal(signal.SIGALRM, previous[0])
         signal.signal(signal.SIGPROF, previous[1])
+        # give the outer limits back what is left of them (at least a moment)
+        if outer_real > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(outer_real - (time.monotonic() - start_real), 1e-3))
+        if outer_prof > 0:
+            signal.setitimer(signal.ITIMER_PROF, max(outer_prof - (time.process_time() - start_cpu), 1e-3))
 
 
 def timed_call(fn: Callable, args: tuple, kwargs: dict, seconds: float) -> Any:
@@ -144,6 +165,63 @@ def as_real(value: Any) -> float | None:
         except (TypeError, ValueError, OverflowError):
             return None
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# Where in the learner's own code an error arose
+# --------------------------------------------------------------------------------------------
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_LIBRARY_DIRS = tuple(sorted({os.path.abspath(p) + os.sep for p in (
+    sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths().get("stdlib", sys.prefix),
+    sysconfig.get_paths().get("purelib", sys.prefix), _PACKAGE_DIR) if p}))
+
+
+def _cell_name(filename: str) -> str | None:
+    """``"cell [7]"`` for the code of a notebook cell run as ``In [7]``, else None."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython else None
+    name = getattr(getattr(shell, "compile", None), "format_code_name", None)
+    try:
+        found = name(filename) if name else None
+    except Exception:
+        found = None
+    if found:
+        return "cell [" + found[1].removeprefix("In[").removesuffix("]") + "]"
+    if filename.startswith("<ipython-input-"):  # older IPython: <ipython-input-7-...>
+        return f"cell [{filename.split('-')[2]}]"
+    return None
+
+
+def _is_learners(filename: str) -> bool:
+    """True for code the learner wrote: a notebook cell or a file outside Python, its libraries
+    and this package."""
+    if _cell_name(filename):
+        return True
+    if filename.startswith("<"):  # <frozen ...>, <string>, <stdin>: not a line a learner can open
+        return False
+    return not os.path.abspath(filename).startswith(_LIBRARY_DIRS)
+
+
+def learner_line(error: BaseException) -> str | None:
+    """Where in the learner's own code ``error`` arose: ``cell [7], line 5: h = h @ w``.
+
+    The deepest frame of the traceback that is the learner's (a notebook cell or their own file),
+    so that the checker's frames and those of torch or NumPy never show; None when there is none.
+    """
+    found = None
+    tb = error.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if _is_learners(filename):
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if found is None:
+        return None
+    filename, lineno = found
+    place = _cell_name(filename) or os.path.basename(filename)
+    text = _short(linecache.getline(filename, lineno).strip(), 80)
+    return f"{place}, line {lineno}" + (f": {text}" if text else "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,7 +301,7 @@ class Checker:
 
     # -- reporting ---------------------------------------------------------------------------
     def fail(self, problem: str, *, tried: str | None = None, expected: str | None = None,
-             got: str | None = None, hint: str | None = None) -> None:
+             got: str | None = None, where: str | None = None, hint: str | None = None) -> None:
         lines = [f"Exercise {self.exercise_id} failed check {self.passed + 1}: {problem}"]
         if tried is not None:
             lines.append(f"  Tried:    {tried}")
@@ -231,6 +309,8 @@ class Checker:
             lines.append(f"  Expected: {expected}")
         if got is not None:
             lines.append(f"  Got:      {got}")
+        if where is not None:
+            lines.append(f"  Where:    {where}")
         if hint:
             lines.append(f"  Hint: {hint}")
         raise ExerciseFailed(self.exercise_id, "\n".join(lines))
@@ -296,7 +376,7 @@ class Checker:
 
     def _raised(self, err: Exception, desc: str, want: str | None, hint: str | None) -> None:
         self.fail("your code raised an error.", tried=desc, expected=want,
-                  got=f"{type(err).__name__}: {_short(err, 200)}", hint=hint)
+                  got=f"{type(err).__name__}: {_short(err, 200)}", where=learner_line(err), hint=hint)
 
     # -- comparing results -------------------------------------------------------------------
     def expect_array(self, got: Any, expected: Any, *, desc: str, rtol: float = 1e-6,
