@@ -332,11 +332,11 @@ def test_1_4_rejects_exceptions_types_nan_in_place_and_endless_loops():
 def test_1_5_hidden_cases_agree_with_exact_arithmetic():
     from fractions import Fraction
 
-    from relucourse.tooling.checks.ch01 import DEPTH_CASES
-    for bound, threshold in DEPTH_CASES:
-        depth = 0
-        while not Fraction(bound) ** depth < Fraction(threshold):
-            depth += 1
+    from relucourse.tooling.checks.ch01 import DEPTH_CASES, _drawn_depth_cases
+    for bound, threshold in DEPTH_CASES + _drawn_depth_cases():
+        depth, power = 0, Fraction(1)   # exact: Fraction(bound) ** depth, one product per step
+        while not power < Fraction(threshold):
+            depth, power = depth + 1, power * Fraction(bound)
         assert reference_depth_needed(bound, threshold) == depth
     assert reference_depth_needed(0.25, 1e-6) == 10
 
