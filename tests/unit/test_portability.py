@@ -38,17 +38,24 @@ def output_text(cell) -> str:
     return "\n".join(parts)
 
 
+# The lesson helpers' sources: a number written there is a setting (a target, a threshold), not a result.
+PACKAGE_CODE = "\n".join(p.read_text() for p in sorted((ROOT / "relucourse").glob("*.py")))
+
+
+def in_code(number: str, code: str) -> bool:
+    """The number, or for a percentage its fraction (98% - 0.98), is written in ``code``."""
+    forms = [number.rstrip("%")]
+    if number.endswith("%"):
+        forms.append(repr(float(number[:-1]) / 100))
+    return any(re.search(rf"(?<![\d.]){re.escape(f)}(?![\d])", code) for f in forms)
+
+
 def measured_numbers(cell, code: str = "") -> set[str]:
-    """Numbers a measured cell printed that the notebook's code does not contain (settings, grids,
-    claims' bands): those are measurements."""
-    code = source(cell) + "\n" + code
-    found = set()
-    for raw in NUMBER.findall(output_text(cell)):
-        number = raw.replace(" ", "").rstrip("%")
-        if re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", code):
-            continue
-        found.add(raw.replace(" ", ""))
-    return found
+    """Numbers a measured cell printed that the notebook's code and the lesson helpers do not contain
+    (settings, grids, claims' bands, targets): those are measurements."""
+    code = source(cell) + "\n" + code + "\n" + PACKAGE_CODE
+    return {raw.replace(" ", "") for raw in NUMBER.findall(output_text(cell))
+            if not in_code(raw.replace(" ", ""), code)}
 
 
 def in_prose(number: str, markdown: str) -> bool:
@@ -109,5 +116,6 @@ def test_the_policy_tests_catch_what_they_are_for():
             "metadata": {"tags": [MEASURED]},
             "outputs": [{"output_type": "stream", "text": ["lr 0.25: accuracy 0.87, 66 % dead\n"]}]}
     assert measured_numbers(cell) == {"0.87", "66%"}
+    assert measured_numbers(cell, "target = 0.66") == {"0.87"}  # a setting, written as a fraction
     assert in_prose("0.87", "it reached 0.87 here") and in_prose("66%", "about 66 % die")
     assert not in_prose("0.87", "it reached 0.875") and not in_prose("66%", "166 % of copy")
