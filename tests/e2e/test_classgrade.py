@@ -1,4 +1,4 @@
-"""Grading a class: 20 generated submissions (solved, blank, wrong, broken), one CSV and a summary."""
+"""Grading a class: 16 generated submissions (solved, blank, wrong, broken), one CSV and a summary."""
 
 import csv
 import hashlib
@@ -16,9 +16,9 @@ N_CH1 = sum(k.startswith("1.") for k in EXERCISES)  # chapter 1's exercises
 
 
 def make_class(folder):
-    """20 learners' chapter 1 notebooks, some in per-learner folders, some named per learner.
+    """16 learners' chapter 1 notebooks, some in per-learner folders, some named per learner.
 
-    Eleven need a kernel (4 solved, 4 blank, 2 wrong, 1 endless loop); nine are broken in ways
+    Seven need a kernel (2 solved, 2 blank, 2 wrong, 1 endless loop); nine are broken in ways
     found without one (empty, truncated, not JSON, not a notebook, no cells, a name that is not
     the course's), which keeps this test quick.
     """
@@ -40,7 +40,7 @@ def make_class(folder):
         stub_cell(nb, exercise_id).source = source
         nbformat.write(nb, path)
 
-    for i in range(4):
+    for i in range(2):
         put(f"solved{i}", solved_text, per_folder=i % 2 == 0)
         put(f"blank{i}", text, per_folder=i % 2 == 1)
     for i in range(2):
@@ -62,25 +62,25 @@ def digests(folder):
     return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*.ipynb")}
 
 
-def test_a_class_of_20_is_graded_into_a_csv_and_a_summary(tmp_path):
+def test_a_class_of_16_is_graded_into_a_csv_and_a_summary(tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "grades"
     make_class(subs)
     before = digests(subs)
-    assert len(before) == 20
+    assert len(before) == 16
     result = subprocess.run([sys.executable, "-m", "relucourse.tooling.classgrade", str(subs), "--out", str(out),
                              "--timeout", "40", "--jobs", "2"],
                             capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert digests(subs) == before, "submissions must never be modified"
     progress = [line for line in result.stderr.splitlines() if line.startswith("[")]
-    assert len(progress) == 20 and progress[-1].startswith("[20/20]"), result.stderr
+    assert len(progress) == 16 and progress[-1].startswith("[16/16]"), result.stderr
 
     rows = list(csv.DictReader((out / "grades.csv").open()))
     by_learner = {}
     for row in rows:
         by_learner.setdefault(row["learner"], []).append(row)
-    assert len(by_learner) == 20, sorted(by_learner)
-    for i in range(4):
+    assert len(by_learner) == 16, sorted(by_learner)
+    for i in range(2):
         assert [r["status"] for r in by_learner[f"solved{i}"]] == ["passed"] * N_CH1, by_learner[f"solved{i}"]
         assert all(r["points"] == r["max_points"] == f"{points(r['exercise']):g}" for r in by_learner[f"solved{i}"])
         assert all(r["points"] == "0" for r in by_learner[f"blank{i}"])
@@ -101,8 +101,8 @@ def test_a_class_of_20_is_graded_into_a_csv_and_a_summary(tmp_path):
 
     text = (out / "summary.txt").read_text()
     assert text in result.stdout
-    assert "Class report: 20 learners, 20 notebooks" in text
+    assert "Class report: 16 learners, 16 notebooks" in text
     line_11 = next(line for line in text.splitlines() if line.startswith("  1.1 "))
-    assert line_11.split() == ["1.1", "4", "2", "4", "8"], line_11  # 4 solved, 2 wrong, 4 blank
+    assert line_11.split() == ["1.1", "2", "2", "2", "8"], line_11  # 2 solved, 2 wrong, 2 blank
     assert "      2 x your code emitted a warning." in text
     assert "looper: 01_activation_basics.ipynb: grading stopped after 40 s" in text

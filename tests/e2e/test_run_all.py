@@ -111,6 +111,8 @@ def test_run_all_reaches_the_last_cell_whatever_the_answers(name, start, tmp_pat
     # A learner's session: Jupyter starts the kernel without these (the test run sets the first).
     monkeypatch.delenv("RELUCOURSE_STRICT", raising=False)
     monkeypatch.delenv("CI", raising=False)
+    # every answer here is bad: a learner_code block that has not failed within 3 s never returns
+    monkeypatch.setenv("RELUCOURSE_LEARNER_CODE_S", "3")
     path = tmp_path / name
     began = time.perf_counter()
     client = NotebookClient(nb, timeout=NOTEBOOK_BUDGET_S, kernel_name="python3", allow_errors=False,

@@ -132,3 +132,30 @@ def test_use_threads_honours_the_environment(monkeypatch):
             relucourse.use_threads()
     finally:
         torch.set_num_threads(before)
+
+
+def _package_functions():
+    import importlib
+    import inspect
+    import pkgutil
+    import relucourse
+    for info in pkgutil.iter_modules(relucourse.__path__):
+        module = importlib.import_module(f"relucourse.{info.name}")
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ == module.__name__:
+                yield module.__name__, name, fn
+
+
+def test_every_tuning_helper_of_the_package_tunes_through_method_tune():
+    """A package function that chooses a hyper-parameter takes no reported (test) split, and tunes
+    through method.tune (which sees only a validation split of the training data) or, where the data
+    is one text (tinylm), on the training part with method's unreported tuning seeds."""
+    import inspect
+    helpers = [(m, n, fn) for m, n, fn in _package_functions() if "tune" in n and m != "relucourse.method"]
+    assert helpers, "no tuning helper found: the test looks for functions named *tune*"
+    for module, name, fn in helpers:
+        params = set(inspect.signature(fn).parameters)
+        assert not {p for p in params if "test" in p.lower()}, f"{module}.{name} takes a test split"
+        code = inspect.getsource(fn)
+        assert "method.tune(" in code or "method.TUNING_SEEDS" in code, \
+            f"{module}.{name} does not tune through relucourse.method"

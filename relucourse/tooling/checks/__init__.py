@@ -150,8 +150,9 @@ def _grade(exercise_id: str, *answers) -> str:
 # Cells that call the learner's code outside a check
 # --------------------------------------------------------------------------------------------
 
-#: Seconds a :func:`learner_code` block may run in a learner's session before it is stopped.
-LEARNER_CODE_LIMIT_S = 20.0
+#: Seconds a :func:`learner_code` block may run in a learner's session before it is stopped
+#: (the environment variable RELUCOURSE_LEARNER_CODE_S may set another, e.g. in a test).
+LEARNER_CODE_LIMIT_S = float(os.environ.get("RELUCOURSE_LEARNER_CODE_S", "") or 20.0)
 
 
 def _exercises(ids: tuple[str, ...]) -> str:
