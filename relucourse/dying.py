@@ -24,6 +24,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .deadunits import dead_fractions
+from .measure import forward_pass_with_hooks
 from .train import accuracy
 
 __all__ = ["born_dead_bound", "born_dead_curves", "digits_mlp", "silent_fractions", "run_digits", "spread",
@@ -179,6 +180,27 @@ def digits_mlp(hidden: Sequence[int] = (32, 32), *, activation: str = "relu", ba
     return nn.Sequential(*layers)
 
 
+def _fired(model: nn.Module, X: torch.Tensor, per_channel: bool) -> list[torch.Tensor]:
+    """Per ReLU or LeakyReLU module: which units output > 0 for some input of X (per channel for
+    a convolution's output when ``per_channel``). Runs in eval mode and restores the mode."""
+    acts = [m for m in model.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
+    fired: dict[int, torch.Tensor] = {}
+
+    def hook_for(i, module):
+        def hook(module, inputs, output):
+            on = output > 0
+            fired[i] = on.reshape(len(on), on.shape[1], -1).any(2).any(0) if per_channel else on.any(0)
+        return hook
+
+    was_training = model.training
+    try:
+        model.eval()
+        forward_pass_with_hooks(model, X, acts, hook_for)
+    finally:
+        model.train(was_training)
+    return [fired[i] for i in range(len(acts))]
+
+
 @torch.no_grad()
 def silent_fractions(model: nn.Module, X: torch.Tensor) -> list[float]:
     """Per ReLU or LeakyReLU module: the fraction of units whose output is > 0 for no input of X.
@@ -186,24 +208,7 @@ def silent_fractions(model: nn.Module, X: torch.Tensor) -> list[float]:
     That is "pre-activation <= 0 on every input", the definition of a dead unit, which also makes
     sense for leaky units (they still pass a small gradient). Runs in eval mode, restores the mode.
     """
-    acts = [m for m in model.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
-    fired: dict[int, torch.Tensor] = {}
-
-    def hook_for(i):
-        def hook(module, inputs, output):
-            fired[i] = (output > 0).reshape(len(output), output.shape[1], -1).any(2).any(0)
-        return hook
-
-    handles = [m.register_forward_hook(hook_for(i)) for i, m in enumerate(acts)]
-    was_training = model.training
-    try:
-        model.eval()
-        model(X)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-    return [1.0 - fired[i].float().mean().item() for i in range(len(acts))]
+    return [1.0 - fired.float().mean().item() for fired in _fired(model, X, per_channel=True)]
 
 
 def _hidden_linears(model: nn.Sequential) -> list[tuple[nn.Linear, nn.Linear]]:
@@ -243,24 +248,7 @@ def _redo_(model: nn.Sequential, X: torch.Tensor, opt: torch.optim.Optimizer, ge
 
 @torch.no_grad()
 def _dead_masks_per_layer(model: nn.Module, X: torch.Tensor) -> list[torch.Tensor]:
-    acts = [m for m in model.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
-    fired: dict[int, torch.Tensor] = {}
-
-    def hook_for(i):
-        def hook(module, inputs, output):
-            fired[i] = (output > 0).any(0)
-        return hook
-
-    handles = [m.register_forward_hook(hook_for(i)) for i, m in enumerate(acts)]
-    was_training = model.training
-    try:
-        model.eval()
-        model(X)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-    return [~fired[i] for i in range(len(acts))]
+    return [~fired for fired in _fired(model, X, per_channel=False)]
 
 
 def train_digits(model: nn.Sequential, X: torch.Tensor, y: torch.Tensor, *, epochs: int = 5, lr: float = 0.1,

@@ -15,7 +15,6 @@ there as a learner does.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,17 +27,10 @@ import pytest
 from conftest import ROOT
 from relucourse.tooling.normalize import normal_text
 from relucourse.tooling.release import targets
+from test_browser import chromium_path
 
 CHAPTER = "02_origin_of_relu.ipynb"  # citations, glossary terms, a tip box and a warning box
 EXERCISE = "04_dying_relu.ipynb"
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser",
-                      "google-chrome", "google-chrome-stable"):
-        if candidate and (found := shutil.which(candidate)):
-            return found
-    return None
 
 
 def free_port() -> int:
