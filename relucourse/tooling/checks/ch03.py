@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 
@@ -86,10 +87,11 @@ def _he_raise_hint(err: Exception) -> str | None:
 
 def _dependence(w: torch.Tensor) -> str | None:
     """How the weights fail to look independent (repeated values, correlated neighbours), or None."""
-    n = w.numel()
-    distinct = torch.unique(w).numel()
-    if distinct < 0.9 * n:
-        return f"only {distinct} distinct values among {n} weights"
+    flat = w.flatten()
+    sample = flat[::max(1, flat.numel() // 8192)].numpy()   # spread over every row and column
+    distinct = np.unique(sample).size
+    if distinct < 0.9 * sample.size:
+        return f"only {distinct} distinct values among {sample.size} weights spread over the matrix"
     centred = w - w.mean()
     var = (centred ** 2).mean().item()
     if var == 0 or not math.isfinite(var):
@@ -260,7 +262,7 @@ def check_bandwidth(c: Checker, bandwidth_gbs) -> None:
         if value is not None:
             hint = _bandwidth_diagnosis(value, expected, itemsize, reads, writes)
         c.expect_number(got, expected, desc=desc, rtol=1e-6, atol=1e-12,
-                        hint=hint or "return a float: numel * itemsize * (reads + writes) / seconds / 1e9.")
+                        hint=hint or f"return the number itself (a Python float, say), not a {type_name(got)}.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,6 +401,7 @@ GAIN_CASES = [(2.0, 0.0, 31), (1 / 3, 0.0, 32), (1.0, 0.0, 33), (2.0, 0.5, 34), 
               (0.5, 2.0, 36), (2.0, 0.2, 37)]
 
 
+@functools.lru_cache(maxsize=None)   # deterministic: measured once per session
 def measured_leaky_gain(c: float, a: float, seed: int) -> float:
     net = _square_net("relu", c, 256, 12, 32, seed)
     for i, m in enumerate(net):
@@ -449,9 +452,14 @@ def deep_relu_diverges(lr: float, steps: int = 20) -> bool:
     """Full-batch gradient descent on a 10-layer He-initialised ReLU net (width 32, float64).
 
     True when the loss becomes non-finite or exceeds 10 times its initial value within ``steps``
-    steps. Deterministic: fixed data and weights (its own generator), float64.
+    steps. Deterministic: fixed data and weights (its own generator), float64 (so each answer is
+    computed once per session).
     """
-    lr = float(lr)
+    return _deep_relu_diverges(float(lr), int(steps))
+
+
+@functools.lru_cache(maxsize=4096)
+def _deep_relu_diverges(lr: float, steps: int) -> bool:
     gen = torch.Generator().manual_seed(1)
     X = torch.randn(128, 16, generator=gen, dtype=torch.float64)
     y = (X[:, :2].sum(1) > 0).long()
@@ -535,7 +543,8 @@ def _edge_problem(got, lo: float, hi: float, diverges) -> str | None:
     e = as_real(got)
     if e is None:
         return f"expected a number, got {type_name(got)} {describe(got)}"
-    if not math.isfinite(e) or not (lo <= e <= hi):
+    # a float32 answer (a 0-d tensor, say) may round lo or hi outwards by one part in 10^7
+    if not math.isfinite(e) or not (lo * (1 - 1e-6) <= e <= hi * (1 + 1e-6)):
         return f"{e!r} is not a learning rate in [lo, hi] = [{lo!r}, {hi!r}]"
     below, above = max(lo, e / EDGE_STEP), min(hi, e * EDGE_STEP)
     if diverges(below):
@@ -585,7 +594,7 @@ def check_find_edge(c: Checker, find_edge) -> None:
     c.require_callable(find_edge, "find_edge")
     _refuse_the_course_answer(c, find_edge, "find_edge")
     fakes = [(0.37, 0.01, 10.0), (3e-6, 1e-6, 10.0), (0.0105, 0.01, 10.0), (9.8, 0.01, 10.0),
-             (2.0, 1.0, 2.1), (0.9, 0.5, 1.0), (150.0, 2.0, 1000.0), (1.0, 0.01, 1.0)]
+             (2.0, 1.0, 2.1), (0.9, 0.5, 1.0), (150.0, 2.0, 1000.0), (1.0, 0.01, 1.0), (0.1, 0.001, 0.1)]
     full_limit = c.time_limit_s
     c.time_limit_s = min(full_limit, EDGE_FAKE_LIMIT_S)   # a stand-in answers at once
     try:
