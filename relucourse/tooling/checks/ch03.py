@@ -580,10 +580,20 @@ def _calls_hint(lrs: list[float], lo: float, hi: float) -> str:
     return EDGE_HINT
 
 
+_STOPPED = object()
+
+
+def _until_stopped(find_edge):
+    """find_edge, returning _STOPPED when a stand-in stopped it for calling it endlessly."""
+    def run(*args):
+        try:
+            return find_edge(*args)
+        except _TooManyCalls:
+            return _STOPPED
+    return run
+
+
 def _edge_raise_hint(err: Exception) -> str | None:
-    if isinstance(err, _TooManyCalls):
-        return ("the search does not stop: make sure every step shrinks [lo, hi] (lo or hi becomes mid) "
-                "and that the loop ends when hi / lo <= 1.05.")
     if "outside [lo, hi]" in str(err):
         return "your code evaluated diverges outside [lo, hi]: stay inside the interval."
     return None
@@ -602,7 +612,13 @@ def check_find_edge(c: Checker, find_edge) -> None:
             fake = _Threshold(edge, lo, hi)
             desc = (f"find_edge(diverges, {lo!r}, {hi!r}) with a stand-in `diverges` that is True exactly "
                     f"from lr = {edge!r} on")
-            got = c.call(find_edge, fake, lo, hi, desc=desc, raise_hint=_edge_raise_hint)
+            got = c.call(_until_stopped(find_edge), fake, lo, hi, desc=desc, raise_hint=_edge_raise_hint)
+            c.expect(got is not _STOPPED, f"your code went on calling diverges: more than {EDGE_STOP_CALLS} "
+                     "calls without returning.", tried=desc,
+                     expected=f"an answer after at most {EDGE_MAX_CALLS} calls",
+                     got=f"the learning rates asked for last: {', '.join(f'{lr:.6g}' for lr in fake.lrs[-4:])}",
+                     hint="the search does not stop: make sure every step shrinks [lo, hi] (lo or hi becomes "
+                          "mid) and that the loop ends when hi / lo <= 1.05.")
             calls = fake.calls
             c.expect(calls <= EDGE_MAX_CALLS, f"your code called diverges {calls} times.", tried=desc,
                      expected=f"at most {EDGE_MAX_CALLS} calls (each one trains a network)", got=f"{calls} calls",
