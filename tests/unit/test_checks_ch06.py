@@ -774,3 +774,17 @@ def test_rule_6_6_lr_positive():
 @breaks_rule("6.6", "time-limit")
 def test_rule_6_6_time_limit():
     rejects_in_time("6.6", slow(_good), 0.01)
+
+
+def test_6_1_gives_one_hint_by_the_symptom_not_two_run_together():
+    """Issue 20, class 5: the old 6.1 joined two hints mid-sentence. Each message now carries one hint,
+    the one whose wrong formula the answer matches, or the general one."""
+    from relucourse.tooling.checks.ch06 import _factor_hint
+    known = {_factor_hint(w(0.5, 0.0), 0.5, 0.0) for w in (
+        lambda s, a: 1 + s * s * (1 + a * a), lambda s, a: 2 * s * s * (1 + a * a))}
+    assert len(known) == 2 and None not in known
+    for wrong in (lambda s, a: 1 + s * s * (1 + a * a), lambda s, a: 2 * s * s * (1 + a * a), lambda s, a: 3.0):
+        msg = rejects("6.1", wrong, says=("Hint:",))
+        assert msg.count("Hint:") == 1
+        hint = msg.split("Hint: ")[1]
+        assert hint in known or hint.startswith("follow E[x^2] through the block"), hint
