@@ -428,7 +428,8 @@ def _reference_mse(story: str) -> float:
 RANGE_ONLY = [(0.0, math.inf), (-math.inf, 0.0), (-5.0, math.inf), (-math.inf, 3.0), (1.0, 4.0), (-2.0, -0.5)]
 
 
-def _expect_in_range(c: Checker, layer, low: float, high: float, desc: str) -> None:
+def _expect_in_range(c: Checker, layer, low: float, high: float, desc: str) -> tuple[float, float]:
+    """Rule 1 on large hidden vectors; returns the smallest and largest output seen."""
     big = 100 * torch.randn(200, 32, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         wide = c.call(layer, big, desc=f"layer(h) for 200 hidden vectors with entries up to about 300, {desc}")
@@ -454,6 +455,7 @@ def _expect_in_range(c: Checker, layer, low: float, high: float, desc: str) -> N
              hint=("the data never leave [low, high], so neither may the reconstruction: squash a linear map "
                    "into the range where both bounds are finite, keep the side of an infinite bound open, "
                    "and make a finite bound one that no input can cross."))
+    return float(wide.min()), float(wide.max())
 
 
 @exercise("6.4", "An autoencoder output layer for the data's range", time_limit_s=5.0)
@@ -484,7 +486,7 @@ def _check_output_layer(c: Checker, output_layer) -> None:
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (5, 64):
             c.fail("the output layer must map (batch, 32) to (batch, 64).", tried=desc, got=describe(out),
                    hint="start with nn.Linear(hidden, n_out).")
-        _expect_in_range(c, layer, low, high, desc)
+        reach = _expect_in_range(c, layer, low, high, desc)
         reference = _reference_mse(story)
         try:
             mse = train_autoencoder(layer, X)[0]
@@ -492,9 +494,16 @@ def _check_output_layer(c: Checker, output_layer) -> None:
             c.fail("training the autoencoder with your output layer raised an error.", tried=desc,
                    got=f"{type(err).__name__}: {err}")
         limit = 1.25 * reference + 0.01 * scale
-        hint = ("the output layer must be able to produce every value the data takes: a ReLU cannot "
-                "output negatives, a plain sigmoid stays in (0, 1); a squashing function must be rescaled to "
-                "[low, high], and an infinite bound needs an unbounded side.")
+        data_lo, data_hi = float(X.min()), float(X.max())
+        margin = 0.05 * (data_hi - data_lo)
+        if reach[0] > data_lo + margin or reach[1] < data_hi - margin:
+            hint = (f"even for large hidden vectors your layer's outputs stay between {reach[0]:.3g} and "
+                    f"{reach[1]:.3g}, but these data reach from {data_lo:.3g} to {data_hi:.3g}: the layer must be "
+                    "able to produce every value the data take.")
+        else:
+            hint = ("your layer can produce the data's values, but the autoencoder does not learn to: look for "
+                    "parts of the output that pass no gradient (a clamp, a ReLU or a saturated squashing "
+                    "function over much of the data's range).")
         c.expect(math.isfinite(mse) and mse <= limit, "the reconstruction error is too large.", tried=desc,
                  expected=f"MSE at most {limit:.4g} (a reference layer reaches {reference:.4g})",
                  got=f"MSE {mse:.4g}", hint=hint)
