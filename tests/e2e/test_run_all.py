@@ -28,7 +28,6 @@ import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT
-from relucourse.tooling.checks import LEARNER_CODE_LIMIT_S
 from relucourse.tooling.checks.core import STUB_MARKER
 from relucourse.tooling.release import targets
 
@@ -111,8 +110,10 @@ def test_run_all_reaches_the_last_cell_whatever_the_answers(name, start, tmp_pat
     # A learner's session: Jupyter starts the kernel without these (the test run sets the first).
     monkeypatch.delenv("RELUCOURSE_STRICT", raising=False)
     monkeypatch.delenv("CI", raising=False)
-    # every answer here is bad: a learner_code block that has not failed within 3 s never returns
+    # every answer here is bad: a learner_code block that has not failed within 3 s never returns,
+    # and a check's call that has not within 1 s neither (the limits' full lengths: test_checks_*)
     monkeypatch.setenv("RELUCOURSE_LEARNER_CODE_S", "3")
+    monkeypatch.setenv("RELUCOURSE_CHECK_LIMIT_S", "1")
     path = tmp_path / name
     began = time.perf_counter()
     client = NotebookClient(nb, timeout=NOTEBOOK_BUDGET_S, kernel_name="python3", allow_errors=False,

@@ -66,3 +66,20 @@ def test_the_dtype_hint_follows_the_dtype_that_came_back():
     assert "comparison" in dtype_hint(torch.bool, torch.float32)
     assert "widened" in dtype_hint(torch.float64, torch.float32)
     assert "less precision" in dtype_hint(np.dtype("float32"), np.dtype("float64"))
+
+
+def test_a_ceiling_on_the_limits_stops_an_endless_answer_early(monkeypatch):
+    """RELUCOURSE_CHECK_LIMIT_S (read into CHECK_LIMIT_CAP_S) lowers every check's limit: a whole
+    notebook of bad answers need not wait out 1.7's 10 s; unset, the exercise's own limit holds."""
+    from conftest import rejects
+    from relucourse.tooling import checks
+
+    assert checks.EXERCISES["1.7"].time_limit_s == 10.0 and checks.CHECK_LIMIT_CAP_S == float("inf")
+    monkeypatch.setattr(checks, "CHECK_LIMIT_CAP_S", 0.2)
+
+    def endless(*args, **kwargs):
+        while True:
+            pass
+    start = time.process_time()
+    rejects("1.7", endless, says=("did not finish within 0.2 s",))
+    assert time.process_time() - start < 2
