@@ -6,7 +6,7 @@ The zip is built, unpacked into a temporary folder laid out like Gradescope's ``
 (``setup.sh`` is what Gradescope runs once to install it; here it is checked statically). Every
 ``results.json`` is validated against ``autograder/results.schema.json``. Submissions are made from
 exercises generated into a temporary folder and solutions pasted in (exercises/ is never read).
-Each case uses chapter 1's notebook only.
+Each case uses chapter 1's notebook (and a blank chapter 2 beside a solved chapter 1).
 """
 
 import json
@@ -27,8 +27,9 @@ from conftest import ROOT
 from relucourse.tooling import autograder, classgrade, grading
 from relucourse.tooling.checks import EXERCISES
 from relucourse.tooling.grading import points
-from test_exercises import CHAPTER_1, solve, stub_cell, write_blank
+from test_exercises import CHAPTER_1, NEVER_ENDS, solve, stub_cell, write_blank
 
+CHAPTER_2 = "02_origin_of_relu.ipynb"
 SCHEMA = json.loads((ROOT / "autograder" / "results.schema.json").read_text())
 CH1 = [k for k in EXERCISES if k.startswith("1.")]
 WRONG_SIGMOID = "def sigmoid(x):\n    return 1 / (1 + np.exp(-x))"
@@ -146,27 +147,26 @@ def test_the_zip_is_in_gradescopes_layout_and_setup_installs_the_pinned_cpu_envi
                        "jsonschema", "-e ."}
 
 
-def test_a_solved_notebook_scores_every_point(zip_path, blank_text, tmp_path):
+def test_a_solved_notebook_scores_every_point_and_a_blank_one_none(zip_path, blank_text, tmp_path):
     (tmp_path / "solve").mkdir()
     path = tmp_path / "solve" / CHAPTER_1
     path.write_text(blank_text)
     solve(path)
-    results, run = gradescope(zip_path, tmp_path / "autograder", {CHAPTER_1: path.read_text()})
+    (blank,) = write_blank(tmp_path / "blank", {CHAPTER_2})
+    results, run = gradescope(zip_path, tmp_path / "autograder",
+                              {CHAPTER_1: path.read_text(), CHAPTER_2: blank.read_text()})
     assert f"relucourse from {tmp_path / 'autograder' / 'source' / 'course'}" in run.stdout, run.stdout
     tests = chapter_1(results)
     for i, t in tests.items():
         assert t["status"] == "passed" and re.fullmatch(r"Passed: (\d+)/\1 checks", t["output"]), t
     assert results["score"] == sum(points(i) for i in CH1)
-    others = [t for t in results["tests"] if t["tags"] != [CHAPTER_1]]
-    assert others and all(t["score"] == 0 and "was not uploaded" in t["output"] for t in others)
     assert f"{CHAPTER_1}: {len(CH1)} of {len(CH1)} exercises passed" in results["output"]
-
-
-def test_a_blank_notebook_is_not_attempted(zip_path, blank_text, tmp_path):
-    results, _ = gradescope(zip_path, tmp_path, {CHAPTER_1: blank_text})
-    for t in chapter_1(results).values():
-        assert t["status"] == "failed" and t["output"] == "Not attempted yet.", t
-    assert results["score"] == 0
+    blank_tests = [t for t in results["tests"] if t["tags"] == [CHAPTER_2]]
+    assert [t["number"] for t in blank_tests] == [k for k in EXERCISES if k.startswith("2.")]
+    for t in blank_tests:
+        assert t["status"] == "failed" and t["output"] == "Not attempted yet." and t["score"] == 0, t
+    others = [t for t in results["tests"] if t["tags"] not in ([CHAPTER_1], [CHAPTER_2])]
+    assert others and all(t["score"] == 0 and "was not uploaded" in t["output"] for t in others)
 
 
 def test_wrong_answers_carry_the_same_messages_as_make_grade(zip_path, blank_text, tmp_path):
@@ -194,7 +194,7 @@ def test_wrong_answers_carry_the_same_messages_as_make_grade(zip_path, blank_tex
 
 
 def test_a_notebook_that_never_ends_is_stopped_at_the_time_bound(zip_path, blank_text, tmp_path):
-    text = notebook_text(blank_text, tmp_path, **{"1_1": "while True:\n    pass"})
+    text = notebook_text(blank_text, tmp_path, **{"1_1": NEVER_ENDS})
     start = time.perf_counter()
     results, _ = gradescope(zip_path, tmp_path / "autograder", {CHAPTER_1: text},
                             env={"AUTOGRADER_TIMEOUT": "15"})

@@ -10,7 +10,7 @@ import nbformat
 from conftest import ROOT
 from relucourse.tooling.checks import EXERCISES
 from relucourse.tooling.grading import points
-from test_exercises import CHAPTER_1, solve, stub_cell, write_blank
+from test_exercises import CHAPTER_1, NEVER_ENDS, solve, stub_cell, write_blank
 
 N_CH1 = sum(k.startswith("1.") for k in EXERCISES)  # chapter 1's exercises
 
@@ -45,7 +45,7 @@ def make_class(folder):
         put(f"blank{i}", text, per_folder=i % 2 == 1)
     for i in range(2):
         edit(put(f"wrong{i}", text), "1.1", "def sigmoid(x):\n    return 1 / (1 + np.exp(-x))")
-    edit(put("looper", text), "1.2", "while True:\n    pass")
+    edit(put("looper", text), "1.2", NEVER_ENDS)  # waits, leaving the CPU to the others
     put("empty0", "")
     put("empty1", "", per_folder=False)
     put("truncated0", text[: len(text) // 3])

@@ -6,6 +6,7 @@ exercises/ is the learner's workspace, and nothing here reads or writes it.
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 
@@ -82,72 +83,90 @@ def test_progress_is_one_line_per_notebook_while_it_runs(blank):
     assert "Kernel is running over TCP" not in result.stderr, "kernel log lines leak into the report"
 
 
-def test_solved_copy_passes_everything_and_is_left_unchanged(tmp_path):
-    """The first and the last chapter, solved: every exercise passes and the copies stay as they were.
+#: The cell that never ends waits, without spending the CPU the other tests need; the limit per
+#: cell must leave room for the solved notebooks' slowest cell on a busy machine.
+CELL_TIMEOUT_S = 15
+NEVER_ENDS = "import time\nwhile True:\n    time.sleep(0.2)"
 
-    (nbval runs every solution notebook in strict mode, so every chapter's solutions pass their
-    checks; here the point is the report on a learner's solved notebooks.)"""
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    """One grading run over what a learner's folder may hold, each notebook checked by a test below:
+    chapter 1 with a wrong 1.1 and a 1.2 cell that never ends, a solved copy of chapter 1 (Jupyter's
+    "-Copy1"), chapter 2 empty, chapter 3 cut short, and the last chapter solved."""
+    folder = tmp_path_factory.mktemp("mixed")
     names = sorted(p.name for p in targets(ROOT))
-    copies = write_blank(tmp_path, {names[0], names[-1]})
-    for path in copies:
-        solve(path)
-    before = digest(copies)
-    result = grade(tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    n = sum(k.split(".")[0] in (names[0][:2].lstrip("0"), names[-1][:2].lstrip("0")) for k in EXERCISES)
-    assert f"Total: {n} of {n} passed, 0 failed, 0 not attempted." in result.stdout
-    assert digest(copies) == before
-
-
-def test_a_wrong_answer_row_carries_tried_expected_got_and_hint(tmp_path):
-    (path,) = write_blank(tmp_path, {CHAPTER_1})
-    nb = nbformat.read(path, as_version=4)
+    (first,) = write_blank(folder, {CHAPTER_1})
+    nb = nbformat.read(first, as_version=4)
     stub_cell(nb, "1.1").source = "def sigmoid(x):\n    return 1 / (1 + np.exp(-x))"
-    nbformat.write(nb, path)
-    result = grade(path)
-    assert result.returncode == 1
-    out = result.stdout
-    assert f"{path}\n  1.1    failed         check " in out, out
-    block = out.split("  1.1    failed", 1)[1].split("  1.2 ", 1)[0]
-    for part in ("Tried:", "-1000", "Expected:", "Got:", "overflow", "Hint:"):
-        assert part in block, block
-    assert "  1.2    not attempted" in out
-
-
-def test_broken_notebooks_and_copies_are_reported_apart(tmp_path):
-    (first,) = write_blank(tmp_path, {CHAPTER_1})
-    solve(first)
-    copy = tmp_path / "01_activation_basics-Copy1.ipynb"
-    copy.write_text(first.read_text())
-    names = sorted(p.name for p in targets(ROOT))
-    empty, truncated = tmp_path / names[1], tmp_path / names[2]
+    stub_cell(nb, "1.2").source = NEVER_ENDS
+    nbformat.write(nb, first)
+    copy = folder / CHAPTER_1.replace(".ipynb", "-Copy1.ipynb")
+    (solved,) = write_blank(folder / "solved", {CHAPTER_1})
+    solve(solved)
+    copy.write_text(solved.read_text())
+    (last,) = write_blank(folder, {names[-1]})
+    solve(last)
+    empty, truncated = folder / names[1], folder / names[2]
     empty.write_text("")
     truncated.write_text((ROOT / "solutions" / names[2]).read_text()[:500])
-    result = grade(tmp_path)
-    out = result.stdout
-    assert result.returncode == 1, out
-    assert f"{empty}\n  could not be read (" in out and f"{truncated}\n  could not be read (" in out
-    assert f"git checkout -- {empty}" in out
+    paths = [first, copy, last, empty, truncated]
+    before = digest(paths)
+    result = grade(*paths, extra=("--cell-timeout", str(CELL_TIMEOUT_S)))
+    assert digest(paths) == before, "grading must not write to the learner's notebooks"
+    return {"first": first, "copy": copy, "last": last, "empty": empty, "truncated": truncated,
+            "result": result, "out": result.stdout}
+
+
+def section(out, path):
+    """The rows the report gives one notebook: from its path to the next blank line."""
+    return out.split(f"{path}\n", 1)[1].split("\n\n", 1)[0]
+
+
+def test_solved_notebooks_and_copies_pass_everything(mixed):
+    """Chapter 1 (as a copy) and the last chapter, solved: every exercise passes. (nbval runs every
+    solution notebook in strict mode; here the point is the report on a learner's solved notebooks.)"""
+    out = mixed["out"]
     copies = out.split("Copies and other notebooks (graded, not counted in the total):", 1)
-    assert len(copies) == 2 and str(copy) in copies[1] and str(copy) not in copies[0], out
-    chapters = {n[:2].lstrip("0") for n in (first.name, empty.name, truncated.name)}
+    assert len(copies) == 2 and str(mixed["copy"]) in copies[1] and str(mixed["copy"]) not in copies[0], out
+    for key, chapter in (("copy", "1"), ("last", mixed["last"].name[:2].lstrip("0"))):
+        rows = section(out, mixed[key])
+        ids = [k for k in EXERCISES if k.split(".")[0] == chapter]
+        for exercise_id in ids:
+            assert re.search(rf"^  {re.escape(exercise_id)}\s+passed\b", rows, re.M), (exercise_id, rows)
+
+
+def test_a_wrong_answer_row_carries_tried_expected_got_and_hint(mixed):
+    rows = section(mixed["out"], mixed["first"])
+    assert rows.startswith("  1.1    failed         check "), rows
+    block = rows.split("  1.1    failed", 1)[1].split("  1.2 ", 1)[0]
+    for part in ("Tried:", "-1000", "Expected:", "Got:", "overflow", "Hint:"):
+        assert part in block, block
+
+
+def test_a_cell_that_never_ends_is_named_with_the_limit_and_its_exercise(mixed):
+    rows = section(mixed["out"], mixed["first"])
+    row = next(line for line in rows.splitlines() if line.startswith("  1.2 "))
+    assert "failed" in row and "under Exercise 1.2" in row and "`import time`" in row, rows
+    assert f"did not finish within {CELL_TIMEOUT_S} s (the time limit per cell)" in row
+    assert "KeyboardInterrupt" not in mixed["out"] and "NameError" not in mixed["out"]
+    assert "  1.3    not attempted" in rows, "the notebook must go on after the stuck cell"
+
+
+def test_broken_notebooks_are_reported_with_how_to_restore_them(mixed):
+    out = mixed["out"]
+    assert mixed["result"].returncode == 1, out
+    for key in ("empty", "truncated"):
+        assert f"{mixed[key]}\n  could not be read (" in out
+    assert f"git checkout -- {mixed['empty']}" in out
+    chapters = {mixed[k].name[:2].lstrip("0") for k in ("first", "last", "empty", "truncated")}
     counted = [k for k in EXERCISES if k.split(".")[0] in chapters]
+    last = sum(k.split(".")[0] == mixed["last"].name[:2].lstrip("0") for k in EXERCISES)
     ch1 = sum(k.startswith("1.") for k in EXERCISES)
-    assert (f"Total: {ch1} of {len(counted)} passed, 0 failed, 0 not attempted, "
-            f"{len(counted) - ch1} not run.") in out, out
-
-
-def test_a_cell_that_never_ends_is_named_with_the_limit_and_its_exercise(tmp_path):
-    (path,) = write_blank(tmp_path, {CHAPTER_1})
-    nb = nbformat.read(path, as_version=4)
-    stub_cell(nb, "1.2").source = "while True:\n    pass"
-    nbformat.write(nb, path)
-    result = grade(path, extra=("--cell-timeout", "15"))  # the imports cell needs ~5 s
-    row = next(line for line in result.stdout.splitlines() if line.startswith("  1.2 "))
-    assert "failed" in row and "under Exercise 1.2" in row and "`while True:`" in row, result.stdout
-    assert "did not finish within 15 s (the time limit per cell)" in row
-    assert "KeyboardInterrupt" not in result.stdout and "NameError" not in result.stdout
-    assert "  1.3    not attempted" in result.stdout, "the notebook must go on after the stuck cell"
+    unread = sum(k.split(".")[0] in {mixed[k2].name[:2].lstrip("0") for k2 in ("empty", "truncated")}
+                 for k in EXERCISES)
+    assert (f"Total: {last} of {len(counted)} passed, 2 failed, {ch1 - 2} not attempted, "
+            f"{unread} not run.") in out, out
 
 
 def test_run_all_in_a_learners_session_shows_each_result_and_goes_on(tmp_path):
