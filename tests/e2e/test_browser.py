@@ -19,8 +19,8 @@ on PATH or through $CHROMIUM; Playwright for Python comes from requirements.txt 
 without downloading a browser. Under CI (CI=true) a missing browser is a failure; on a learner's
 machine the test is skipped with one line saying how to enable it.
 
-The book is the one tests/e2e/test_book.py builds just before (same session); run alone, this
-file builds it first when the build is missing or older than its sources.
+The book is built once for this file and tests/e2e/test_book.py, whichever asks first
+(tests/e2e/built_book.py), and rebuilt only when a source is newer than the last good build.
 """
 
 from __future__ import annotations
@@ -32,16 +32,14 @@ import math
 import os
 import re
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections import deque
-from pathlib import Path
 
 import pytest
-import yaml
 
+import built_book
+from built_book import toc_pages
 from conftest import ROOT
 from relucourse.tooling.release import LINE_LIMIT
 
@@ -51,11 +49,6 @@ WIDTHS = {"check": 1200, "wide": 1280, "phone": 390}
 HOW_TO_ENABLE = ("browser test skipped: Chromium not found. To enable it: "
                  "sudo apt-get install chromium (or set CHROMIUM=/path/to/chrome), "
                  "then `make test` again")
-
-
-def toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"]] + [e["file"] for part in toc["parts"] for e in part["chapters"]]
 
 
 PAGES = toc_pages()
@@ -73,23 +66,10 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def _sources() -> list[Path]:
-    files = [ROOT / "_config.yml", ROOT / "_toc.yml", ROOT / "references.bib",
-             ROOT / "relucourse" / "tooling" / "sphinxext.py"]
-    files += [p for p in (ROOT / "_static").rglob("*") if p.is_file()]
-    files += [ROOT / f"{page}{ext}" for page in PAGES for ext in (".md", ".ipynb")]
-    return [p for p in files if p.exists()]
-
-
 def ensure_built() -> None:
-    """Build the book unless a build newer than every source is there (test_book.py's)."""
-    stamp = HTML / "relu-course.zip"  # rewritten by every build (the course's Sphinx extension)
-    if stamp.exists() and stamp.stat().st_mtime >= max(p.stat().st_mtime for p in _sources()):
-        return
-    jb = Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run([str(jb), "build", str(ROOT), "--warningiserror", "--keep-going"],
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    """The book of the current sources, built once (tests/e2e/built_book.py)."""
+    built = built_book.build()
+    assert built.ok, built.log
 
 
 _SAID: set[str] = set()
@@ -230,7 +210,7 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 AXE_OPTIONS = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"],
                "preload": False}
 # Colour rules run at the wide width only: the theme's colours do not depend on the width, and
-# colour contrast is most of axe's time (about 4 CPU-seconds on chapter 5).
+# colour contrast is most of axe's time.
 COLOUR_RULES = ("color-contrast", "link-in-text-block")
 AXE_FAILS = ("serious", "critical")
 IMPACTS = ("critical", "serious", "moderate", "minor")
@@ -244,24 +224,32 @@ def _axe_script() -> str | None:
     return AXE_SCRIPT
 
 
-# The page, less repeated syntax-highlighting tokens: each token class (keyword, string, ...) is
-# audited once per page (its first occurrence), which halves the colour-contrast time of a
-# chapter, whose code cells hold thousands of tokens in the same few colours.
+# Two runs of axe per page and width. The first: every rule but the colour rules, over the whole
+# page. The second (wide width only): the colour rules, over the page less its code blocks, plus
+# the first code block whole and the first token of each syntax-highlighting class (keyword,
+# string, ...) of the others: a token class has one colour on one background, and a chapter's
+# code holds thousands of tokens in a few colours. (Excluding each repeated token instead costs
+# axe a test of every node against every exclusion: 30 s on chapter 5.)
 AXE_RUN = """async ([options, colours]) => {
-  const seen = new Set(), repeated = [];
-  document.querySelectorAll('div.highlight pre span').forEach(s => {
-    if (seen.has(s.className)) repeated.push(s); else seen.add(s.className);
-  });
-  if (!colours) options = {...options, rules: Object.fromEntries(
-    %s.map(r => [r, {enabled: false}]))};
-  const r = await axe.run({include: [document], exclude: repeated}, options);
-  const rules = new Set([...r.passes, ...r.violations, ...r.incomplete, ...r.inapplicable]
-    .map(x => x.id));
-  return {version: r.testEngine.version, rules: [...rules].sort(),
-          incomplete: r.incomplete.map(x => x.id),
-          violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+  const noColour = {...options, rules: Object.fromEntries(%s.map(r => [r, {enabled: false}]))};
+  const runs = [await axe.run(document, noColour)];
+  if (colours) {
+    const blocks = [...document.querySelectorAll('div.highlight pre')];
+    const seen = new Set(), firsts = blocks.slice(0, 1);
+    blocks.slice(1).forEach(b => b.querySelectorAll('span').forEach(s => {
+      if (!seen.has(s.className)) { seen.add(s.className); firsts.push(s); }
+    }));
+    runs.push(await axe.run({include: [document, ...firsts], exclude: blocks},
+      {...options, runOnly: {type: 'rule', values: %s}}));
+  }
+  const all = key => runs.flatMap(r => r[key]);
+  const rules = new Set([...all('passes'), ...all('violations'), ...all('incomplete'),
+                         ...all('inapplicable')].map(x => x.id));
+  return {version: runs[0].testEngine.version, rules: [...rules].sort(),
+          incomplete: all('incomplete').map(x => x.id),
+          violations: all('violations').map(v => ({id: v.id, impact: v.impact, help: v.help,
             nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5), count: v.nodes.length}))};
-}""" % json.dumps(list(COLOUR_RULES))
+}""" % (json.dumps(list(COLOUR_RULES)), json.dumps(list(COLOUR_RULES)))
 
 
 def _children_cpu_seconds() -> float | None:
