@@ -39,7 +39,7 @@ from pathlib import Path
 
 import nbformat
 
-from .checks.core import STUB_MARKER
+from . import STUB_MARKER
 from .normalize import normalize
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
