@@ -367,19 +367,20 @@ def run_notebook(notebook: Path, *, exercise: str | None = None, only: set[str] 
     torch.set_num_threads(1)
     sources, exercises = exercises_of(notebook)
     check_cells = {ex.check_cell for ex in exercises}
+    wanted = [ex for ex in exercises if (exercise is None or ex.id == exercise)
+              and (only is None or any(f"{ex.id} {m.id}" in only for m in ex.mutants))]
+    last = max((ex.check_cell for ex in wanted), default=-1)  # later cells are not needed
     namespace: dict = {"__name__": "__main__", "__mutant_cast__": _cast}
     cwd = os.getcwd()
     os.chdir(notebook.parent)
     try:
         for i, src in enumerate(sources):
-            if src is None or i in check_cells:
+            if src is None or i in check_cells or i > last:
                 continue
             code = "\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("%", "!")))
             exec(compile(code, f"{notebook.name}[{i}]", "exec"), namespace)
         results = {}
-        for ex in exercises:
-            if exercise and ex.id != exercise:
-                continue
+        for ex in wanted:
             started = time.monotonic()
             survived, killed, outcomes = [], 0, {}
             for m in ex.mutants:
