@@ -12,6 +12,9 @@ PYVERSION := import platform; print(platform.python_version())
 # `make book TORCH=cpu`: take the CPU-only build of PyTorch from PyTorch's own index
 # instead of PyPI's Linux build, which bundles CUDA (several GB).
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+# pip would compile every installed module to bytecode (two thirds of the install's time here, mostly
+# modules the course never imports); Python compiles the ones it imports on first use instead.
+NO_COMPILE := --no-compile
 # Jupyter refuses to run as root without --allow-root, and opens no browser without a display.
 NOTEBOOK_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root) \
 	$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
@@ -21,7 +24,7 @@ NOTEBOOK_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root) \
 help:
 	@echo "make book       build the book into _build/html (from the notebooks' stored outputs)"
 	@echo "make test       run the whole test suite (checks, notebooks, exercises, grading, book)"
-	@echo "make test-portable  the notebooks under other CPU instruction sets and thread counts"
+	@echo "make test-portable  the notebooks and unit tests under other CPU instruction sets and thread counts"
 	@echo "make grade      your progress report over exercises/"
 	@echo "make grade-class SUBMISSIONS=folder   instructors: grade a class, write grades/"
 	@echo "make autograder instructors: the Gradescope autograder zip (_build/autograder/)"
@@ -41,8 +44,8 @@ $(STAMP): requirements.txt pyproject.toml
 	  $(PYTHON) -m venv $(VENV); \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(if $(filter cpu,$(TORCH)),$(BIN)/python -m pip install --quiet torch==2.13.0 --index-url $(TORCH_CPU_INDEX))
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(if $(filter cpu,$(TORCH)),$(BIN)/python -m pip install --quiet $(NO_COMPILE) torch==2.13.0 --index-url $(TORCH_CPU_INDEX))
+	$(BIN)/python -m pip install --quiet $(NO_COMPILE) -r requirements.txt
 	@touch $@
 
 install: $(STAMP)
@@ -53,21 +56,22 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Measured outputs must carry claims that hold on every CPU: nbval over the lessons and solutions
-# with PyTorch's kernels chosen for other instruction sets (avx2; default = no vector instructions)
+# Measured outputs must carry claims that hold on every CPU: nbval over the lessons and solutions,
+# and the unit tests (the checks, whose references some exercises compute by training), with
+# PyTorch's kernels chosen for other instruction sets (avx2; default = no vector instructions)
 # and with 1 and 4 threads. test-emulated is the one of them CI runs on every change.
 PORTABLE_RUNS := "ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2" \
 	"ATEN_CPU_CAPABILITY=default" "RELUCOURSE_THREADS=1" "RELUCOURSE_THREADS=4"
-NOTEBOOK_TESTS := $(BIN)/python -m pytest -q chapters solutions
+PORTABLE_TESTS := $(BIN)/python -m pytest -q chapters solutions tests/unit
 
 test-portable: $(STAMP)
 	@for run in $(PORTABLE_RUNS); do \
 	  echo "== notebooks with $$run"; \
-	  env $$run $(NOTEBOOK_TESTS) || exit 1; \
+	  env $$run $(PORTABLE_TESTS) || exit 1; \
 	done
 
 test-emulated: $(STAMP)
-	env ATEN_CPU_CAPABILITY=default $(NOTEBOOK_TESTS)
+	env ATEN_CPU_CAPABILITY=default $(PORTABLE_TESTS)
 
 # Course authors: mutate every reference solution and run its check on each mutant; a survivor must be
 # killed by a stronger check or listed as equivalent, with the reason, in tests/mutants.json.
