@@ -153,11 +153,11 @@ def counts_numpy_one_pass(model, X):
     for o in outs:
         a = o.transpose(0, 1).reshape(o.shape[1], -1).numpy()
         result.append(np.int64((~(a != 0).any(1)).sum()))
-    return np.array(result, dtype=np.int64)
+    return result                         # a list of NumPy integers
 
 
-def counts_tensor_small_batches(model, X):
-    return torch.tensor(reference_dead_counts(model, X, batch_size=64), dtype=torch.int64)
+def counts_small_batches_tuple(model, X):
+    return tuple(reference_dead_counts(model, X, batch_size=64))
 
 
 def _counter(*, eval_mode=True, restore=True, combine="or", tol=0.0, relu_kinds=(nn.ReLU,), remove=True,
@@ -205,7 +205,7 @@ def test_4_2_accepts_the_reference_and_other_correct_forms():
     passes("4.2", reference_dead_counts)
     passes("4.2", counts_via_monitor)
     passes("4.2", counts_numpy_one_pass)
-    passes("4.2", counts_tensor_small_batches)
+    passes("4.2", counts_small_batches_tuple)
     passes("4.2", _counter())
 
 
@@ -218,6 +218,10 @@ def test_4_2_stub_and_generic_failures():
 def test_4_2_rejects_fractions_and_other_containers():
     rejects("4.2", _counter(fractions=True), says=("counts (ints), not fractions",))
     rejects("4.2", lambda m, X: {"n": reference_dead_counts(m, X)}, says=("expected a list of ints",))
+    rejects("4.2", lambda m, X: [torch.tensor(v) for v in reference_dead_counts(m, X)],
+            says=("expected a list of ints", "int(mask.sum())"))
+    rejects("4.2", lambda m, X: torch.tensor(reference_dead_counts(m, X)), says=("expected a list of ints",
+                                                                              "tolist()"))
 
 
 @breaks_rule("4.2", "relu-order")
@@ -314,6 +318,7 @@ def test_4_3_accepts_the_reference_and_other_correct_forms():
 
 
 def test_4_3_rejects_wrong_widths_with_a_diagnosis():
+    rejects("4.3", _width(lambda n, d, r: born_dead_bound(n, d) < r), says=("wrong width", "risk=0.5"))
     not_attempted("4.3", stub("4.3"))
     rejects("4.3", raises, says=("raised an error",))
     rejects("4.3", _width(lambda n, d, r: d * 2.0 ** -n <= r), says=("wrong width", "union bound"))
