@@ -292,7 +292,11 @@ def check_dead_counts(c: Checker, dead_counts) -> None:
                                                    any(isinstance(v, torch.Tensor) for v in got)):
                 hint = ("convert the counts to Python ints: int(mask.sum()) for each count, or "
                         "tensor.tolist() for a whole tensor.")
-            c.fail(f"expected a list of ints, but your code returned {type_name(got)}.", tried=desc,
+            what = type_name(got)
+            if isinstance(got, (list, tuple)) and got:
+                odd = next(v for v in got if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)))
+                what = f"a {type_name(got)} holding {type_name(odd)}"
+            c.fail(f"expected a list of ints, but your code returned {what}.", tried=desc,
                    expected=repr(expected), got=describe(got), hint=hint)
         c.expect(len(counts) == len(expected), "the list has the wrong length.", tried=desc,
                  expected=f"{len(expected)} counts, one per nn.ReLU module", got=f"{len(counts)}: {counts}",
@@ -701,8 +705,12 @@ def check_repair(c: Checker, build) -> None:
                      expected="at most 10 % dead units in each ReLU layer (on the training inputs)",
                      got=", ".join(f"{m.float().mean().item():.0%} of {'the first' if i == 0 else 'the second'} ReLU "
                           f"layer dead" for i, m in enumerate(dead.values())),
-                     hint="the original network loses most of its second layer at this learning rate; what "
-                          "keeps pre-activations centred whatever the weights do?")
+                     hint=("the original network loses most of its second layer at this learning rate; what "
+                           "keeps pre-activations centred whatever the weights do?"
+                           if not any(isinstance(m, nn.modules.batchnorm._NormBase) or isinstance(m, nn.LayerNorm)
+                                      for m in model.modules()) else
+                           "a unit is dead when what reaches its ReLU is <= 0 for every training digit; your model "
+                           "normalises, so look at what sits between the normalisation and that ReLU layer."))
             c.expect(acc >= 0.9, "the test accuracy is too low.", tried=run, expected="test accuracy >= 0.90",
                      got=f"{acc:.3f}", hint="a network that keeps its units alive should reach about 0.95 here.")
     finally:
