@@ -18,8 +18,46 @@ from relucourse.train import accuracy, train
 # 4.1 How far from firing? The margin of every unit
 # --------------------------------------------------------------------------------------------
 
+def _module_state(module: nn.Module) -> list:
+    """What "do not modify the layer/model" protects: every submodule (identity, type, training flag) and
+    every parameter and buffer (name, None or dtype and values)."""
+    return [(name, id(m), type(m), m.training,
+             [(k, None if v is None else (v.dtype, v.detach().clone()))
+              for k, v in list(m._parameters.items()) + list(m._buffers.items())])
+            for name, m in module.named_modules()]
+
+
+def _state_changes(before: list, module: nn.Module) -> list[str]:
+    """The differences between a snapshot of ``_module_state`` and the module now, in words."""
+    after = _module_state(module)
+    if [(n, i, t) for n, i, t, _, _ in before] != [(n, i, t) for n, i, t, _, _ in after]:
+        return ["its submodules were replaced or rearranged"]
+    out = []
+    for (name, _, _, mode, tensors), (_, _, _, mode2, tensors2) in zip(before, after):
+        where = name or "the module"
+        if mode != mode2:
+            out.append(f"{where}.training changed from {mode} to {mode2}")
+        if [k for k, _ in tensors] != [k for k, _ in tensors2]:
+            out.append(f"{where}'s parameters changed from {[k for k, _ in tensors]} to {[k for k, _ in tensors2]}")
+            continue
+        for (k, a), (_, b) in zip(tensors, tensors2):
+            full = f"{name}.{k}" if name else k
+            if (a is None) != (b is None):
+                out.append(f"{full} changed from {'None' if a is None else 'a tensor'} to "
+                           f"{'None' if b is None else 'a tensor'}")
+            elif a is not None and a[0] != b[0]:
+                out.append(f"{full}.dtype changed from {a[0]} to {b[0]}")
+            elif a is not None and not (a[1].shape == b[1].shape and torch.equal(a[1], b[1])):
+                out.append(f"the values of {full} changed")
+    return out
+
+
 MARGIN_HINT = ("the pre-activation of the layer for all inputs is X @ layer.weight.T + layer.bias (no ReLU); "
                "take its maximum over the inputs (dimension 0): one number per unit.")
+
+
+NO_BIAS_HINT = ("this layer has no bias (layer.bias is None): add a bias only when the layer has one, or compute "
+                "the pre-activation with layer(X), which handles both cases.")
 
 
 def reference_margins(layer: nn.Linear, X: torch.Tensor) -> torch.Tensor:
@@ -59,11 +97,14 @@ def check_margins(c: Checker, margins) -> None:
     for layer, X, story in _margin_cases():
         desc = f"margins(layer, X) with {story}"
         expected = reference_margins(layer, X)
-        params = [p.detach().clone() for p in layer.parameters()]
-        got = c.call(margins, layer, X, desc=desc, hint=MARGIN_HINT, expected=expected)
-        c.expect(all(torch.equal(a, b.detach()) for a, b in zip(params, layer.parameters())),
-                 "your code changed the layer's parameters.", tried=desc,
-                 hint="only compute with the layer; do not modify its weight or bias.")
+        before = _module_state(layer)
+        no_bias = layer.bias is None
+        got = c.call(margins, layer, X, desc=desc, hint=MARGIN_HINT, expected=expected,
+                     raise_hint=(lambda err: NO_BIAS_HINT) if no_bias else None)
+        changes = _state_changes(before, layer)
+        c.expect(not changes, "your code changed the layer.", tried=desc, got="; ".join(changes[:3]),
+                 hint="only compute with the layer: do not modify its weight or bias, add a bias, change its "
+                      "dtype or its training mode.")
         if isinstance(got, torch.Tensor) and got.requires_grad:
             got = got.detach()  # a tensor still attached to autograd is fine
         hint = MARGIN_HINT
@@ -77,7 +118,7 @@ def check_margins(c: Checker, margins) -> None:
                 elif torch.allclose(got, torch.relu(expected)):
                     hint = ("apply no ReLU: the margin of a dead unit is negative, and that number says how far "
                             "its bias would have to rise before it fires.")
-                elif layer.bias is not None and torch.allclose(got, expected - layer.bias):
+                elif not no_bias and torch.allclose(got, expected - layer.bias):
                     hint = "add the bias: the pre-activation is X @ W.T + b."
         elif isinstance(got, torch.Tensor) and tuple(got.shape) == (len(X),):
             hint = "return one number per unit (layer.out_features values): reduce over the inputs, dimension 0."
@@ -199,20 +240,11 @@ def _counter_cases():
 
 
 def _as_counts(value):
-    """A list of ints from a list/tuple/array/tensor of integer counts, else None."""
-    if isinstance(value, torch.Tensor):
-        if value.ndim != 1 or value.is_floating_point() or value.dtype == torch.bool:
-            return None
-        return [int(v) for v in value.tolist()]
-    if isinstance(value, np.ndarray):
-        if value.ndim != 1 or value.dtype.kind not in "iu":
-            return None
-        return [int(v) for v in value]
+    """A list of ints from a list or tuple of integers (Python or NumPy), else None: the statement asks
+    for a list of ints, so tensors (a 1-D one, or 0-d ones in a list) are not accepted."""
     if isinstance(value, (list, tuple)):
         out = []
         for v in value:
-            if isinstance(v, torch.Tensor) and v.numel() == 1 and not v.is_floating_point() and v.dtype != torch.bool:
-                v = v.item()
             if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
                 return None
             out.append(int(v))
@@ -256,7 +288,15 @@ def check_dead_counts(c: Checker, dead_counts) -> None:
             hint = "return a list of ints: the number of dead units of each nn.ReLU, in the order of model.modules()."
             if isinstance(got, (list, tuple)) and got and all(isinstance(v, float) for v in got):
                 hint = "return counts (ints), not fractions or floats."
-            c.fail(f"expected a list of ints, but your code returned {type_name(got)}.", tried=desc,
+            elif isinstance(got, torch.Tensor) or (isinstance(got, (list, tuple)) and
+                                                   any(isinstance(v, torch.Tensor) for v in got)):
+                hint = ("convert the counts to Python ints: int(mask.sum()) for each count, or "
+                        "tensor.tolist() for a whole tensor.")
+            what = type_name(got)
+            if isinstance(got, (list, tuple)) and got:
+                odd = next(v for v in got if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)))
+                what = f"a {type_name(got)} holding {type_name(odd)}"
+            c.fail(f"expected a list of ints, but your code returned {what}.", tried=desc,
                    expected=repr(expected), got=describe(got), hint=hint)
         c.expect(len(counts) == len(expected), "the list has the wrong length.", tried=desc,
                  expected=f"{len(expected)} counts, one per nn.ReLU module", got=f"{len(counts)}: {counts}",
@@ -312,7 +352,8 @@ def _as_int(value):
 def check_safe_width(c: Checker, safe_width) -> None:
     c.require_callable(safe_width, "safe_width")
     cases = [(8, 0.3), (100, 0.01), (10, 0.5), (1, 0.1), (50, 0.05), (3, 0.9), (1000, 0.001), (20, 1e-12),
-             (2, 0.2), (200, 0.3)]
+             (2, 0.2), (200, 0.3),
+             (1, 0.5), (2, 0.4375)]    # risk exactly the probability at width 1 and 2: "at most" includes it
     for depth, risk in cases:
         desc = f"safe_width(depth={depth}, risk={risk})"
         expected = reference_safe_width(depth, risk)
@@ -348,7 +389,7 @@ def check_safe_width(c: Checker, safe_width) -> None:
 # --------------------------------------------------------------------------------------------
 
 LAYERS_HINT = ("draw n_nets bias-free nets: weights of layer 1 of shape (1, width), of later hidden layers "
-               "(width, width), each N(0, 2 / fan_in); pass x = 1 through the layers with ReLU; for each net find "
+               "(width, width), symmetric around 0 (e.g. N(0, 2 / fan_in)); pass x = 1 through the layers with ReLU; for each net find "
                "the first hidden layer whose output is all zero. counts[l - 1] is the number of nets whose first "
                "all-zero layer is l; counts[depth] the number of nets with no all-zero layer.")
 
@@ -381,14 +422,15 @@ def _count_list(got):
 @exercise("4.4", "Measure the layer at which random nets die", time_limit_s=10.0)
 def check_first_dead_layers(c: Checker, first_dead_layers) -> None:
     c.require_callable(first_dead_layers, "first_dead_layers")
-    cases = [(2, 6, 4000, 0), (3, 8, 4000, 1), (1, 4, 3000, 2), (4, 12, 4000, 3), (8, 3, 2000, 4)]
+    cases = [(2, 6, 4000, 0), (3, 8, 4000, 1), (1, 4, 3000, 2), (4, 12, 4000, 3), (8, 3, 2000, 4),
+             (1, 12, 500, 6)]   # width 1: nearly every net dies early, the last entries are (nearly always) 0
     first = None
     for width, depth, n, seed in cases:
         desc = f"first_dead_layers(width={width}, depth={depth}, n_nets={n}, seed={seed})"
         exp = expected_first_dead(width, depth, n)
         want = f"a list of {depth + 1} ints summing to {n}, about " + \
                "[" + ", ".join(f"{v:.0f}" for v in exp[:4]) + (", ...]" if depth > 3 else "]")
-        got = c.call(first_dead_layers, width, depth, n, seed, desc=desc, hint=LAYERS_HINT)
+        got = _call_watching_global_rng(c, first_dead_layers, (width, depth, n, seed), desc)
         counts = _count_list(got)
         if counts is None:
             hint = "return a list of ints: counts of nets, not fractions."
@@ -429,11 +471,43 @@ def check_first_dead_layers(c: Checker, first_dead_layers) -> None:
         if first is None:
             first = counts
     desc = "first_dead_layers(2, 6, 4000, seed=0) a second time"
-    again = _count_list(c.call(first_dead_layers, 2, 6, 4000, 0, desc=desc))
+    again = _count_list(_call_watching_global_rng(c, first_dead_layers, (2, 6, 4000, 0), desc))
     c.expect(again == first, "the same seed gave a different result.", tried=desc, expected=repr(first),
              got=repr(again),
              hint="create your own generator from the seed, torch.Generator().manual_seed(seed), and pass it to "
                   "every torch.randn(..., generator=gen).")
+    desc = "first_dead_layers(2, 6, 4000, seed=0), then the same with seed=5"
+    other = _count_list(_call_watching_global_rng(c, first_dead_layers, (2, 6, 4000, 5), desc))
+    c.expect(other != first, "seeds 0 and 5 gave exactly the same counts: the seed is not used.", tried=desc,
+             expected="two different draws (the chance that 4000 nets give identical counts is negligible)",
+             got=f"{first} both times",
+             hint="create the generator from the `seed` argument, torch.Generator().manual_seed(seed), not from a "
+                  "fixed number.")
+
+
+def _call_watching_global_rng(c: Checker, fn, args, desc):
+    """Call ``fn(*args)``; fail if it drew from (or reseeded) a global random generator."""
+    import random
+    torch_state, np_state, py_state = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    got = c.call(fn, *args, desc=desc, hint=LAYERS_HINT)
+    used = [name for name, changed in (
+        ("torch's", not torch.equal(torch_state, torch.get_rng_state())),
+        ("NumPy's", not _same_np_state(np_state, np.random.get_state())),
+        ("Python's", py_state != random.getstate())) if changed]
+    torch.set_rng_state(torch_state)
+    np.random.set_state(np_state)
+    random.setstate(py_state)
+    c.expect(not used, f"your code used {' and '.join(used)} global random generator.", tried=desc,
+             expected="every random number drawn from a generator created from `seed`",
+             got=f"the state of {' and '.join(used)} global generator changed during the call",
+             hint="do not call torch.manual_seed / np.random.seed or draw without a generator: create "
+                  "gen = torch.Generator().manual_seed(seed) (or rng = np.random.default_rng(seed)) and draw every "
+                  "number from it (torch.randn(..., generator=gen), rng.normal(...)).")
+    return got
+
+
+def _same_np_state(a, b) -> bool:
+    return a[0] == b[0] and np.array_equal(a[1], b[1]) and tuple(a[2:]) == tuple(b[2:])
 
 
 # --------------------------------------------------------------------------------------------
@@ -540,6 +614,11 @@ def original_net() -> nn.Sequential:
     return digits_mlp((32, 32))
 
 
+def _same_weights(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return list(sa) == list(sb) and all(sa[k].shape == sb[k].shape and torch.equal(sa[k], sb[k]) for k in sa)
+
+
 def _linear_shapes(model: nn.Module) -> list[tuple[int, int]]:
     return [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, nn.Linear)]
 
@@ -552,18 +631,37 @@ def check_repair(c: Checker, build) -> None:
     limit = c.time_limit_s
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    initial = {}
     try:
         for seed in REPAIR_SEEDS:
-            desc = f"torch.manual_seed({seed}); model = build({seed})"
-            torch.manual_seed(seed)
-            c.time_limit_s = 2.0          # building a model is quick; training gets the exercise's limit
+            desc = f"model = build({seed})"
+            c.time_limit_s = min(2.0, limit)  # building a model is quick; training gets the exercise's limit
             try:
+                torch.manual_seed(1000 + seed)    # the global generator in some state that is not `seed`'s
                 model = c.call(build, seed, desc=desc)
+                if not isinstance(model, nn.Module):
+                    c.fail(f"expected an nn.Module, but build returned {type_name(model)}.", tried=desc,
+                           got=describe(model),
+                           hint="return the model you built (not trained), e.g. nn.Sequential(...).")
+                torch.manual_seed(2000 + seed)    # another state: the same seed must give the same weights
+                again = c.call(build, seed, desc=f"{desc}, called a second time")
             finally:
                 c.time_limit_s = limit
-            if not isinstance(model, nn.Module):
-                c.fail(f"expected an nn.Module, but build returned {type_name(model)}.", tried=desc,
-                       got=describe(model), hint="return the model you built (not trained), e.g. nn.Sequential(...).")
+            c.expect(isinstance(again, nn.Module) and _same_weights(model, again),
+                     "the same seed gave different initial weights.", tried=f"{desc}, called twice",
+                     expected="the same initial weights both times, whatever the state of the global generator",
+                     got="different weights",
+                     hint="initialise from `seed`: call torch.manual_seed(seed) at the start of build (or build the "
+                          "weights from torch.Generator().manual_seed(seed)).")
+            initial[seed] = [p.detach().clone() for p in model.parameters()]
+            if len(initial) == 2:
+                a, b = initial.values()
+                c.expect(len(a) != len(b) or any(not torch.equal(x, y) for x, y in zip(a, b)),
+                         "seeds 0 and 1 gave the same initial weights: the seed is not used.",
+                         tried="model = build(0); model = build(1)", expected="different initial weights",
+                         got="identical weights",
+                         hint="initialise from the `seed` argument (torch.manual_seed(seed)), not from a fixed "
+                              "number.")
             shapes = _linear_shapes(model)
             c.expect(shapes == [(64, 32), (32, 32), (32, 10)], "the model's linear layers are not 64-32-32-10.",
                      tried=desc, expected="nn.Linear(64, 32), nn.Linear(32, 32), nn.Linear(32, 10), in this order",
@@ -585,7 +683,14 @@ def check_repair(c: Checker, build) -> None:
                        got=f"{type(err).__name__}: {err}", hint="the input has 64 features; the output 10 logits.")
             c.expect(list(sites.values()) == [32, 32], "the model does not have exactly two ReLU layers of 32 units.",
                      tried=desc, expected="two ReLU sites of 32 units (one after each hidden linear layer)",
-                     got=repr(sites), hint="use nn.ReLU() (or F.relu) once after each of the two hidden layers.")
+                     got=f"{len(sites)} ReLU layer{'s' if len(sites) != 1 else ''}"
+                         + (f" of {', '.join(map(str, sites.values()))} units" if sites else ""),
+                     hint="use nn.ReLU() (or F.relu) once after each of the two hidden layers.")
+            with torch.no_grad():         # on the second build (the same weights): `model` is left untouched
+                before = accuracy(again, X_test, y_test)
+            c.expect(before < 0.5, "the model is already trained.", tried=f"{desc}; its test accuracy before training",
+                     expected="an untrained model (test accuracy near chance, 0.1)", got=f"{before:.3f}",
+                     hint="return the model as initialised: the check trains it with the recipe of the exercise.")
             run = f"{desc}; train(model, X_train, y_train, lr={REPAIR_LR}, epochs={REPAIR_EPOCHS}, " \
                   f"batch_size={REPAIR_BATCH}, seed={seed})"
             history = c.call(train, model, X, y, epochs=REPAIR_EPOCHS, lr=REPAIR_LR, batch_size=REPAIR_BATCH,
@@ -598,9 +703,14 @@ def check_repair(c: Checker, build) -> None:
             worst = max(m.float().mean().item() for m in dead.values())
             c.expect(worst <= 0.1, "too many units died.", tried=run,
                      expected="at most 10 % dead units in each ReLU layer (on the training inputs)",
-                     got=", ".join(f"{k}: {m.float().mean().item():.0%}" for k, m in dead.items()),
-                     hint="the original network loses most of its second layer at this learning rate; what "
-                          "keeps pre-activations centred whatever the weights do?")
+                     got=", ".join(f"{m.float().mean().item():.0%} of {'the first' if i == 0 else 'the second'} ReLU "
+                          f"layer dead" for i, m in enumerate(dead.values())),
+                     hint=("the original network loses most of its second layer at this learning rate; what "
+                           "keeps pre-activations centred whatever the weights do?"
+                           if not any(isinstance(m, nn.modules.batchnorm._NormBase) or isinstance(m, nn.LayerNorm)
+                                      for m in model.modules()) else
+                           "a unit is dead when what reaches its ReLU is <= 0 for every training digit; your model "
+                           "normalises, so look at what sits between the normalisation and that ReLU layer."))
             c.expect(acc >= 0.9, "the test accuracy is too low.", tried=run, expected="test accuracy >= 0.90",
                      got=f"{acc:.3f}", hint="a network that keeps its units alive should reach about 0.95 here.")
     finally:
