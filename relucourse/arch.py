@@ -323,20 +323,73 @@ def autoencoder_study(settings: dict | None = None, progress=print) -> dict:
                 progress(runs[-1])
     return {"settings": s, "torch": torch.__version__, "runs": runs}
 
+def tiny_cnn(activation: str = "relu", channels: tuple[int, int] = (8, 16), n_out: int = 10) -> nn.Sequential:
+    """A small convolutional net for the 8x8 digits (inputs as 64 columns): two 3x3 convolutions
+    (padding 1) with ``activation`` after each, 2x2 max pooling, a linear read-out. PyTorch's
+    default initialisation."""
+    c1, c2 = channels
+    act = ACTIVATIONS[activation]
+    return nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, c1, 3, padding=1), act(),
+                         nn.Conv2d(c1, c2, 3, padding=1), act(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(c2 * 16, n_out))
 
-__all__ = ["ARMS", "DEPTH_STUDY", "TANH_GAIN", "depth_study", "ResidualBlock", "residual_mlp", "build",
+
+def cnn_run(activation: str, X, y, X_test, y_test, *, lr: float, epochs: int = 4, seed: int = 0,
+            batch_size: int = 64) -> dict[str, float]:
+    """Train :func:`tiny_cnn` with SGD + momentum 0.9; return final train/test accuracy and the
+    training loss of the last epoch (a diverged run scores 0 accuracy and infinite loss)."""
+    torch.manual_seed(seed)
+    model = tiny_cnn(activation, n_out=int(y.max()) + 1)
+    h = train(model, X, y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, X_val=X_test, y_val=y_test)
+    if not math.isfinite(h["loss"][-1]):
+        return {"train_acc": 0.0, "test_acc": 0.0, "loss": math.inf}
+    return {"train_acc": h["train_acc"][-1], "test_acc": h["val_acc"][-1], "loss": h["loss"][-1]}
+
+
+#: The chapter's small CNN study (:func:`cnn_study`); ``python -m relucourse.arch cnn`` re-runs it.
+CNN_STUDY = {"activations": ["relu", "tanh"], "seeds": list(range(10)), "epochs": 4,
+             "grid": [0.01, 0.03, 0.1]}
+CNN_RERUN = "python -m relucourse.arch cnn"
+
+
+def cnn_study(settings: dict | None = None, progress=print) -> dict:
+    """Each activation's learning rate tuned on a validation split of the training digits (tuning
+    seeds), then trained over the reported seeds. Returns ``{"settings", "torch", "lr", "runs"}``."""
+    from .data import digits
+
+    s = dict(CNN_STUDY, **(settings or {}))
+    X, y, X_test, y_test = digits()
+    say = progress or (lambda line: None)
+    lrs, runs = {}, []
+    for a in s["activations"]:
+        def run(lr, seed, X_fit, y_fit, X_val, y_val, a=a):
+            return cnn_run(a, X_fit, y_fit, X_val, y_val, lr=lr, epochs=s["epochs"], seed=seed)["test_acc"]
+
+        tuned = method.tune(run, list(s["grid"]), X, y, max_extensions=2)
+        lrs[a] = tuned.best
+        say(f"{a}: {tuned}")
+        for seed in s["seeds"]:
+            runs.append({"activation": a, "seed": seed, "lr": tuned.best,
+                         **cnn_run(a, X, y, X_test, y_test, lr=tuned.best, epochs=s["epochs"], seed=seed)})
+    return {"settings": s, "torch": torch.__version__, "lr": lrs, "runs": runs}
+
+
+
+__all__ = ["tiny_cnn", "cnn_run", "CNN_STUDY", "CNN_RERUN", "cnn_study", "ARMS", "DEPTH_STUDY", "TANH_GAIN", "depth_study", "ResidualBlock", "residual_mlp", "build",
            "output_scale", "block_factors", "last_hidden", "mean_cosine", "collapse", "depth_run", "tune_lr",
            "autoencoder", "train_autoencoder", "digit_versions", "OUTPUTS", "output_module", "autoencoder_run",
            "AUTOENCODER_STUDY", "autoencoder_study"]
 
 
-if __name__ == "__main__":  # python -m relucourse.arch [autoencoder]: re-runs a stored study
+if __name__ == "__main__":  # python -m relucourse.arch [autoencoder | cnn]: re-runs a stored study
     import sys
 
     from . import use_threads
 
     use_threads()
-    if sys.argv[1:] == ["autoencoder"]:
+    if sys.argv[1:] == ["cnn"]:
+        print(f"saved to {method.save_study('cnn_study', cnn_study(), CNN_RERUN)}")
+    elif sys.argv[1:] == ["autoencoder"]:
         print(f"saved to {method.save_study('autoencoder_study', autoencoder_study(), AUTOENCODER_RERUN)}")
     else:
         print(f"saved to {method.save_study('depth_study', depth_study(), RERUN)}")

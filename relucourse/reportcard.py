@@ -295,44 +295,128 @@ def format_cards(cards: Sequence[ReportCard], cost: bool = True) -> str:
     return "\n".join(lines)
 
 
+#: The panels :func:`draw_cards` can draw.
+CARD_PANELS = ("function", "derivative", "gain", "training")
+
+
+def draw_cards(axes, cards: Sequence[ReportCard], panels: Sequence[str] = CARD_PANELS,
+               colors: Sequence[str] | None = None) -> None:
+    """Draw ``panels`` (names from :data:`CARD_PANELS`) of ``cards`` into ``axes``, one panel each:
+    f, f', the backward signal per layer (log mean over seeds with the seeds' range) and the
+    training curves. Made for :func:`relucourse.plots.show_panels`."""
+    from matplotlib.ticker import MaxNLocator
+
+    from .plots import COLORS, PALETTE, is_narrow
+
+    colors = list(colors or [COLORS.get(c.name, PALETTE[i % len(PALETTE)]) for i, c in enumerate(cards)])
+    for ax, panel in zip(axes, panels):
+        for card, color in zip(cards, colors):
+            if panel == "function":
+                ax.plot(card.x, card.f, color=color, label=card.name)
+            elif panel == "derivative":
+                ax.plot(card.x, card.df, color=color, label=card.name)
+            elif panel == "gain":
+                layers = range(1, len(card.layer_norms) + 1)
+                ax.semilogy(layers, card.layer_norms, color=color, label=f"{card.name} (gain {card.gain:.2f})")
+                if len(card.norms_per_seed) > 1:
+                    per_seed = np.asarray(card.norms_per_seed)
+                    ax.fill_between(layers, per_seed.min(0), per_seed.max(0), color=color, alpha=0.2, lw=0)
+            elif panel == "training":
+                for i, curve in enumerate(card.curves):
+                    ax.plot(range(1, len(curve) + 1), curve, color=color, alpha=0.8,
+                            label=card.name if i == 0 else None)
+            else:
+                raise ValueError(f"unknown panel {panel!r}: use names from {CARD_PANELS}")
+        where = "upper left"
+        if panel == "function":
+            ax.set(xlabel="input x", ylabel="f(x)", title="the function")
+        elif panel == "derivative":
+            ax.set(xlabel="input x", ylabel="f'(x)", title="its derivative")
+        elif panel == "gain":
+            ax.set(xlabel="layer (1 = input side)", ylabel="backward signal ‖∂L/∂z‖",
+                   title=f"at init ({cards[0].init}): log mean, seed range")
+            lowest = min(min(min(n) for n in c.norms_per_seed or [c.layer_norms]) for c in cards if c.layer_norms)
+            highest = max(max(max(n) for n in c.norms_per_seed or [c.layer_norms]) for c in cards if c.layer_norms)
+            ax.set_ylim(lowest / 6, highest * 1.5)   # room for the legend below the curves
+            where = "lower left"
+        else:
+            ax.axhline(cards[0].target, color="grey", ls=":", lw=1)
+            ax.set(xlabel="epoch", ylabel="training accuracy", ylim=(0, 1.02), title="training on the digits")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            where = "lower right"
+        if panel == "gain" and is_narrow(ax):
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=1)
+        else:
+            ax.legend(loc=where)
+
+
 def plot_cards(cards: Sequence[ReportCard], colors: Sequence[str] | None = None):
     """Four panels (two per row): f, f', backward signal per layer, training curves. Returns the figure."""
     import matplotlib.pyplot as plt
-    from .plots import COLORS, PALETTE
 
-    colors = list(colors or [COLORS.get(c.name, PALETTE[i % len(PALETTE)]) for i, c in enumerate(cards)])
     fig, axes = plt.subplots(2, 2, figsize=(8.5, 6.4))
-    (ax_f, ax_df), (ax_g, ax_t) = axes
-    for card, color in zip(cards, colors):
-        ax_f.plot(card.x, card.f, color=color, label=card.name)
-        ax_df.plot(card.x, card.df, color=color, label=card.name)
-        layers = range(1, len(card.layer_norms) + 1)
-        ax_g.semilogy(layers, card.layer_norms, color=color,
-                      label=f"{card.name} (gain {card.gain:.2f})")
-        if len(card.norms_per_seed) > 1:
-            per_seed = np.asarray(card.norms_per_seed)
-            ax_g.fill_between(layers, per_seed.min(0), per_seed.max(0), color=color, alpha=0.2, lw=0)
-        for i, curve in enumerate(card.curves):
-            ax_t.plot(range(1, len(curve) + 1), curve, color=color, alpha=0.8,
-                      label=card.name if i == 0 else None)
-    ax_f.set(xlabel="input x", ylabel="f(x)", title="the function")
-    ax_df.set(xlabel="input x", ylabel="f'(x)", title="its derivative")
-    ax_g.set(xlabel="layer (1 = input side)", ylabel="backward signal ‖∂L/∂z‖",
-             title=f"at init ({cards[0].init}): log mean, seed range")
-    ax_t.axhline(cards[0].target, color="grey", ls=":", lw=1)
-    ax_t.set(xlabel="epoch", ylabel="training accuracy", ylim=(0, 1.02),
-             title="training on the digits")
-    from matplotlib.ticker import MaxNLocator
-    ax_t.xaxis.set_major_locator(MaxNLocator(integer=True))
-    lowest = min(min(min(n) for n in c.norms_per_seed or [c.layer_norms]) for c in cards if c.layer_norms)
-    highest = max(max(max(n) for n in c.norms_per_seed or [c.layer_norms]) for c in cards if c.layer_norms)
-    ax_g.set_ylim(lowest / 6, highest * 1.5)   # room for the legend below the curves
-    for ax, where in zip(axes.flat, ["upper left", "upper left", "lower left", "lower right"]):
-        ax.legend(loc=where)
+    draw_cards(list(axes.flat), cards, colors=colors)
     fig.tight_layout()
     return fig
 
 
-__all__ = ["Elementwise", "as_module_factory", "make_mlp", "backward_signal", "layer_gain",
+def leaky_tanh(x: torch.Tensor) -> torch.Tensor:
+    """The chapter's invented activation: ``x`` for ``x > 0``, ``0.25 tanh(x)`` otherwise.
+
+    Written with PyTorch operations it runs as four kernels (``gt``, ``tanh``, ``mul``, ``where``).
+    """
+    return torch.where(x > 0, x, 0.25 * torch.tanh(x))
+
+
+#: The settings of :func:`fusion_study`; ``python -m relucourse.reportcard`` re-runs it.
+FUSION = {"sizes": [2**14, 2**16], "rounds": 31, "threads": 1}
+FUSION_RERUN = "python -m relucourse.reportcard"
+
+
+def fusion_study(sizes: Sequence[int] = tuple(FUSION["sizes"]), rounds: int = FUSION["rounds"]) -> dict:
+    """What ``torch.compile`` changes for :func:`leaky_tanh` on this CPU (float32, no autograd).
+
+    Times, in interleaved rounds (median of ``rounds``), a copy (``x.clone()``), ``torch.tanh``
+    alone, :func:`leaky_tanh` as written (four kernels) and ``torch.compile(leaky_tanh)`` (one fused
+    loop), at each size (2^14 and 2^16 values, 64 and 256 KB: short calls that a busy machine rarely
+    interrupts). Also records the seconds of the first compiled call (the compilation). Returns a
+    JSON-friendly dict: per size, nanoseconds per element and percent of the copy's speed.
+    """
+    import time
+
+    fns = {"copy": lambda x: x.clone(), "tanh": torch.tanh, "eager": leaky_tanh}
+    start = time.perf_counter()
+    compiled = torch.compile(leaky_tanh)
+    with torch.no_grad():
+        probe = torch.randn(1000, generator=torch.Generator().manual_seed(1))
+        same = bool(torch.allclose(compiled(probe), leaky_tanh(probe), atol=1e-6))
+    compile_s = time.perf_counter() - start
+    fns["compiled"] = compiled
+    out = {"settings": {"sizes": list(sizes), "rounds": rounds, "threads": torch.get_num_threads()},
+           "torch": torch.__version__, "compile_s": compile_s, "compiled_matches": same, "sizes": {}}
+    for size in sizes:
+        x = torch.randn(size, generator=torch.Generator().manual_seed(0))
+        times: dict[str, list[float]] = {k: [] for k in fns}
+        with torch.no_grad():
+            for f in fns.values():
+                bench.time_it(lambda: f(x), warmup=2, repeats=1)
+            for _ in range(rounds):
+                for k, f in fns.items():
+                    times[k].append(bench.time_it(lambda: f(x), warmup=0, repeats=1))
+        med = {k: statistics.median(v) for k, v in times.items()}
+        out["sizes"][str(size)] = {k: {"ns_per_element": 1e9 * t / size,
+                                       "percent_of_copy": 100 * med["copy"] / t}
+                                   for k, t in med.items()}
+    return out
+
+
+__all__ = ["leaky_tanh", "FUSION", "FUSION_RERUN", "fusion_study", "Elementwise", "as_module_factory", "make_mlp", "backward_signal", "layer_gain",
            "gradient_gain", "speed_vs_copy", "dead_fraction", "train_small", "ReportCard",
-           "report_card", "format_cards", "plot_cards"]
+           "report_card", "format_cards", "CARD_PANELS", "draw_cards", "plot_cards"]
+
+
+if __name__ == "__main__":  # python -m relucourse.reportcard: re-runs fusion_study into results/
+    from . import method
+
+    torch.set_num_threads(FUSION["threads"])
+    print(f"saved to {method.save_study('fusion_study', fusion_study(), FUSION_RERUN)}")

@@ -66,10 +66,11 @@ class RNNRegressor(nn.Module):
     ``kind``: ``"tanh"`` (Elman RNN, PyTorch's default init), ``"relu"`` (ReLU RNN, default init),
     ``"irnn"`` (ReLU RNN whose recurrent matrix starts as the identity and biases at 0, as in
     Le et al. 2015; the input weights are small, normal with standard deviation 0.001, as in Le
-    et al.'s adding-problem setting) or ``"lstm"``.
+    et al.'s adding-problem setting; ``input_std`` changes it) or ``"lstm"``.
     """
 
-    def __init__(self, kind: str = "tanh", hidden: int = 32, inputs: int = 2):
+    def __init__(self, kind: str = "tanh", hidden: int = 32, inputs: int = 2,
+                 input_std: float = IRNN_INPUT_STD):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}: use one of {KINDS}")
@@ -84,7 +85,7 @@ class RNNRegressor(nn.Module):
                 self.rnn.weight_hh_l0.copy_(torch.eye(hidden))
                 self.rnn.bias_hh_l0.zero_()
                 self.rnn.bias_ih_l0.zero_()
-                self.rnn.weight_ih_l0.normal_(0.0, IRNN_INPUT_STD)
+                self.rnn.weight_ih_l0.normal_(0.0, input_std)
         self.head = nn.Linear(hidden, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -102,7 +103,7 @@ def global_grad_norm(parameters: Iterable[torch.Tensor]) -> float:
 
 def train_adding(kind: str, *, T: int = 30, hidden: int = 32, steps: int = 300, batch_size: int = 64,
                  lr: float = 3e-3, clip: float | None = 1.0, seed: int = 0, n_test: int = 1000,
-                 data_seed: int = 12345) -> dict[str, float]:
+                 data_seed: int = 12345, input_std: float = IRNN_INPUT_STD) -> dict[str, float]:
     """Train an :class:`RNNRegressor` on fresh adding-problem batches; return its test MSE.
 
     Adam with learning rate ``lr``; before each step the gradients are clipped to global norm
@@ -111,7 +112,7 @@ def train_adding(kind: str, *, T: int = 30, hidden: int = 32, steps: int = 300, 
     largest global gradient norm seen before clipping.
     """
     torch.manual_seed(seed)
-    model = RNNRegressor(kind, hidden)
+    model = RNNRegressor(kind, hidden, input_std=input_std)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     X_test, y_test = adding_problem(n_test, T, seed=data_seed)
     largest = 0.0
@@ -132,20 +133,27 @@ def train_adding(kind: str, *, T: int = 30, hidden: int = 32, steps: int = 300, 
 
 
 #: The settings of the chapter's stored study (:func:`study`); ``python -m relucourse.sequences``
-#: re-runs it. ``lr_long_extra``: a smaller learning rate also tried at T_long for these kinds
-#: (the T = 30 choice left every model at the baseline there). Learning rates are tuned at T = 30 on validation sequences (``val_seed``, never the
-#: test sequences) with the tuning seeds; the long column (T = 100, about 25 s per run on one core)
-#: reuses them, with two seeds (the CPU time this study could have). ``unclipped``: the kinds also run without clipping at T = 30.
-STUDY = {"T": 30, "T_long": 100, "kinds": list(KINDS), "kinds_long": ["relu", "irnn", "lstm"],
-         "unclipped": ["relu", "irnn"], "hidden": 32, "steps": 1000, "batch_size": 64, "clip": 1.0,
-         "lrs": [1e-3, 3e-3, 1e-2], "tune_seeds": [1000], "val_seed": 777, "seeds": list(range(15)),
-         "seeds_unclipped": [0, 1, 2], "seeds_long": [0, 1],
-         "lr_long_extra": {"irnn": 1e-3, "lstm": 3e-3}}
+#: re-runs it. At ``T`` (30) learning rates are tuned on validation sequences (``val_seed``, never
+#: the test sequences) with the tuning seeds, and every kind trains over ``seeds`` with clipping
+#: (``unclipped``: these kinds also run without clipping, on ``seeds_unclipped``). The long column
+#: (``long``: T = 100, about 25 s per run on one idle core) trains each arm over its 15 seeds with
+#: a fixed learning rate: the default-init ReLU RNN and the LSTM with the rate tuned at T = 30, the
+#: IRNN with 0.001 (Le et al.'s grid; the expert review's setting) twice: with Le et al.'s input
+#: weights (standard deviation 0.001) and with larger ones (variance 0.001, standard
+#: deviation 0.032, the course's earlier code, with which the review ran it).
+STUDY = {"T": 30, "kinds": list(KINDS), "unclipped": ["relu", "irnn"], "hidden": 32, "steps": 1000,
+         "batch_size": 64, "clip": 1.0, "lrs": [1e-3, 3e-3, 1e-2], "tune_seeds": [1000], "val_seed": 777,
+         "seeds": list(range(15)), "seeds_unclipped": [0, 1, 2],
+         "long": {"T": 100, "seeds": list(range(15)),
+                  "arms": [{"kind": "relu", "lr": "tuned"},
+                           {"kind": "irnn", "lr": 1e-3, "input_std": IRNN_INPUT_STD},
+                           {"kind": "irnn", "lr": 1e-3, "input_std": 0.001 ** 0.5},
+                           {"kind": "lstm", "lr": "tuned"}]}}
 RERUN = "python -m relucourse.sequences"
 
 
 def study_kind(kind: str, settings: dict | None = None, progress=print) -> dict:
-    """One kind's part of :func:`study`: its tuning at T and its runs at T and T_long."""
+    """One kind's part of :func:`study`: its tuning at T and its runs at T."""
     s = dict(STUDY, **(settings or {}))
     common = {k: s[k] for k in ("hidden", "steps", "batch_size")}
     say = progress or (lambda line: None)
@@ -159,36 +167,58 @@ def study_kind(kind: str, settings: dict | None = None, progress=print) -> dict:
     jobs = [(s["T"], s["clip"], s["seeds"])]
     if kind in s["unclipped"]:
         jobs.append((s["T"], None, s["seeds_unclipped"]))
-    if kind in s["kinds_long"]:
-        jobs.append((s["T_long"], s["clip"], s["seeds_long"]))
     jobs = [(T, clip, seeds, lr) for T, clip, seeds in jobs]
-    if kind in s["lr_long_extra"]:
-        jobs.append((s["T_long"], s["clip"], s["seeds_long"], s["lr_long_extra"][kind]))
     runs = []
     for T, clip, seeds, run_lr in jobs:
         for seed in seeds:
             r = train_adding(kind, T=T, lr=run_lr, clip=clip, seed=seed, **common)
-            runs.append({"kind": kind, "T": T, "lr": run_lr, "clip": clip, "seed": seed, **r})
+            std = {"input_std": IRNN_INPUT_STD} if kind == "irnn" else {}
+            runs.append({"kind": kind, "T": T, "lr": run_lr, "clip": clip, "seed": seed, **std, **r})
             say(f"{kind} T={T} clip={clip} seed={seed}: {r}")
     return {"tuning": {f"{k:g}": v for k, v in scores.items()}, "lr": lr, "runs": runs}
 
 
-def study(settings: dict | None = None, progress=print) -> dict:
-    """Every kind of the study (:func:`study_kind`). Returns a JSON-friendly dict."""
+def long_run(arm: dict, seed: int, lr: float, settings: dict | None = None) -> dict:
+    """One run of the long column: ``arm`` (an entry of ``STUDY["long"]["arms"]``) at seed ``seed``
+    with learning rate ``lr`` (the arm's own, or the one tuned at T = 30 where it says "tuned")."""
     s = dict(STUDY, **(settings or {}))
+    std = {"input_std": arm["input_std"]} if "input_std" in arm else {}
+    r = train_adding(arm["kind"], T=s["long"]["T"], lr=lr, clip=s["clip"], seed=seed, hidden=s["hidden"],
+                     steps=s["steps"], batch_size=s["batch_size"], **std)
+    return {"kind": arm["kind"], "T": s["long"]["T"], "lr": lr, "clip": s["clip"], "seed": seed, **std, **r}
+
+
+def long_jobs(lrs: dict, settings: dict | None = None) -> list[tuple[dict, int, float]]:
+    """The long column's runs as (arm, seed, lr), seed by seed (``lrs``: the rates tuned at T)."""
+    s = dict(STUDY, **(settings or {}))
+    return [(arm, seed, lrs[arm["kind"]] if arm["lr"] == "tuned" else arm["lr"])
+            for seed in s["long"]["seeds"] for arm in s["long"]["arms"]]
+
+
+def study(settings: dict | None = None, progress=print) -> dict:
+    """Every kind of the study at T (:func:`study_kind`), then the long column (:func:`long_run`).
+    Returns a JSON-friendly dict."""
+    s = dict(STUDY, **(settings or {}))
+    say = progress or (lambda line: None)
     parts = {kind: study_kind(kind, s, progress) for kind in s["kinds"]}
-    return merge(s, parts)
+    lrs = {k: p["lr"] for k, p in parts.items()}
+    long = []
+    for arm, seed, lr in long_jobs(lrs, s):
+        long.append(long_run(arm, seed, lr, s))
+        say(f"T={s['long']['T']} {long[-1]}")
+    return merge(s, parts, long)
 
 
-def merge(settings: dict, parts: dict) -> dict:
+def merge(settings: dict, parts: dict, long: list[dict] = ()) -> dict:
     return {"settings": settings, "torch": torch.__version__,
             "lr": {k: p["lr"] for k, p in parts.items()},
             "tuning": {k: p["tuning"] for k, p in parts.items()},
-            "runs": [r for k in settings["kinds"] for r in parts[k]["runs"]]}
+            "runs": [r for k in settings["kinds"] for r in parts[k]["runs"]] + list(long)}
 
 
 __all__ = ["BASELINE_MSE", "IRNN_INPUT_STD", "KINDS", "adding_problem", "baseline_mse", "RNNRegressor",
-           "global_grad_norm", "train_adding", "STUDY", "study_kind", "study", "merge"]
+           "global_grad_norm", "train_adding", "STUDY", "study_kind", "long_run", "long_jobs", "study",
+           "merge"]
 
 
 if __name__ == "__main__":  # python -m relucourse.sequences: re-runs the study into results/adding_study.json

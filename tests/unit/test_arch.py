@@ -111,3 +111,16 @@ def test_autoencoder_run_counts_dead_bottleneck_and_output_units():
     always_zero = int((versions["[0, 1]"] == 0).all(0).sum())
     assert r["dead_outputs_harmless"] <= always_zero
     assert "dead_outputs" not in arch.autoencoder_run("[0, 1]", "linear", seed=0, epochs=1, X=versions["[0, 1]"])
+
+
+def test_tiny_cnn_shapes_and_a_short_run():
+    from relucourse.arch import cnn_run, tiny_cnn
+    model = tiny_cnn("tanh")
+    assert model(torch.randn(5, 64)).shape == (5, 10)
+    assert sum(isinstance(m, torch.nn.Tanh) for m in model) == 2
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(60, 64, generator=g), torch.arange(60) % 10
+    r = cnn_run("relu", X, y, X[:20], y[:20], lr=0.05, epochs=2, seed=1)
+    assert set(r) == {"train_acc", "test_acc", "loss"} and 0 <= r["test_acc"] <= 1
+    assert r == cnn_run("relu", X, y, X[:20], y[:20], lr=0.05, epochs=2, seed=1)
+    assert cnn_run("relu", X, y, X[:20], y[:20], lr=1e6, epochs=2, seed=1)["test_acc"] == 0.0

@@ -103,3 +103,38 @@ def test_report_card_runs_and_formats_within_68_columns():
     text = format_cards([card, card, card], cost=False)
     assert all(len(line) <= 68 for line in text.splitlines())
     assert "dead units" in text and "lowest-highest of 5 seeds" in text
+
+
+def test_leaky_tanh_is_the_identity_above_zero_and_a_quarter_tanh_below():
+    x = torch.tensor([-2.0, -0.5, 0.0, 0.5, 3.0])
+    expected = torch.tensor([0.25 * math.tanh(-2.0), 0.25 * math.tanh(-0.5), 0.0, 0.5, 3.0])
+    assert torch.allclose(reportcard.leaky_tanh(x), expected)
+
+
+def test_fusion_study_times_every_variant_at_every_size(monkeypatch):
+    monkeypatch.setattr(torch, "compile", lambda f: (lambda x: f(x)))  # no compiler needed here
+    out = reportcard.fusion_study(sizes=(1000, 4000), rounds=2)
+    assert out["compiled_matches"] and out["compile_s"] >= 0
+    assert set(out["sizes"]) == {"1000", "4000"}
+    for row in out["sizes"].values():
+        assert set(row) == {"copy", "tanh", "eager", "compiled"}
+        assert row["copy"]["percent_of_copy"] == pytest.approx(100)
+        assert all(v["ns_per_element"] > 0 for v in row.values())
+
+
+def test_draw_cards_draws_the_named_panels_and_rejects_others():
+    import matplotlib.pyplot as plt
+    x = np.linspace(-4, 4, 9)
+    card = reportcard.ReportCard(
+        name="relu", init="he", gain=1.0, speed_pct=None, dead=0.0, epochs=2, test_acc=0.9,
+        target=0.98, depth=3, seeds=(0,), layer_norms=[1.0, 0.9, 0.8], curves=[[0.5, 0.9, 0.99]],
+        x=list(x), f=list(np.maximum(x, 0)), df=list((x > 0).astype(float)),
+        norms_per_seed=[[1.0, 0.9, 0.8], [1.1, 1.0, 0.7]])
+    fig, axes = plt.subplots(1, 4)
+    reportcard.draw_cards(list(axes), [card])
+    assert [ax.get_title() for ax in axes][:2] == ["the function", "its derivative"]
+    assert axes[2].get_yscale() == "log" and len(axes[2].collections) == 1
+    assert axes[3].get_ylabel() == "training accuracy"
+    with pytest.raises(ValueError):
+        reportcard.draw_cards([axes[0]], [card], panels=["colour"])
+    plt.close(fig)

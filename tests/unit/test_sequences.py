@@ -50,3 +50,34 @@ def test_train_adding_is_reproducible_and_reports_the_largest_norm():
     a = train_adding("relu", T=6, hidden=4, steps=5, n_test=50, seed=2)
     b = train_adding("relu", T=6, hidden=4, steps=5, n_test=50, seed=2)
     assert a == b and a["max_grad_norm"] > 0 and math.isfinite(a["mse"])
+
+
+def test_irnn_input_weights_have_the_requested_standard_deviation():
+    from relucourse.sequences import IRNN_INPUT_STD
+    torch.manual_seed(0)
+    default = RNNRegressor("irnn", hidden=200).rnn.weight_ih_l0
+    assert abs(default.std().item() / IRNN_INPUT_STD - 1) < 0.1
+    torch.manual_seed(0)
+    larger = RNNRegressor("irnn", hidden=200, input_std=0.001 ** 0.5).rnn.weight_ih_l0
+    assert abs(larger.std().item() / 0.001 ** 0.5 - 1) < 0.1
+    torch.manual_seed(0)  # the other kinds ignore input_std
+    a = RNNRegressor("relu", hidden=8, input_std=5.0).rnn.weight_ih_l0
+    torch.manual_seed(0)
+    assert torch.equal(a, RNNRegressor("relu", hidden=8).rnn.weight_ih_l0)
+
+
+def test_long_column_jobs_pair_every_arm_on_every_seed_with_its_learning_rate():
+    from relucourse.sequences import STUDY, long_jobs, long_run
+    lrs = {"relu": 0.01, "irnn": 0.003, "lstm": 0.02, "tanh": 0.003}
+    jobs = long_jobs(lrs)
+    arms = STUDY["long"]["arms"]
+    assert len(jobs) == len(arms) * len(STUDY["long"]["seeds"])
+    for arm, seed, lr in jobs:
+        assert lr == (lrs[arm["kind"]] if arm["lr"] == "tuned" else arm["lr"])
+    stds = sorted(a["input_std"] for a in arms if a["kind"] == "irnn")
+    assert stds == [pytest.approx(0.001), pytest.approx(0.001 ** 0.5)]
+    small = {"steps": 3, "hidden": 4, "long": dict(STUDY["long"], T=6)}
+    r = long_run(arms[2], 0, 0.001, small)
+    assert (r["kind"], r["T"], r["seed"], r["lr"]) == ("irnn", 6, 0, 0.001)
+    assert r["input_std"] == pytest.approx(0.001 ** 0.5) and math.isfinite(r["mse"])
+    assert "input_std" not in long_run(arms[0], 0, 0.01, small)
