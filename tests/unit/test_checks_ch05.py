@@ -130,22 +130,21 @@ def plan_simulation(a, b, effect):
             return np.int64(n)
 
 
-def plan_ninety(a, b, effect):
-    """Planning for 90 % power (one-sided t power, float64 lists via NumPy) is a defensible, more
-    careful choice."""
+def plan_vectorised(a, b, effect):
+    """Every candidate n at once (NumPy arrays, the first n whose power reaches 80 %), a NumPy int."""
     from scipy.stats import nct, t
-    sd = float(np.asarray(a, dtype=np.float64).__sub__(np.asarray(b)).std(ddof=1))
-    n = 2
-    while nct.sf(t.ppf(0.975, n - 1), n - 1, effect * math.sqrt(n) / sd) < 0.9:
-        n += 1
-    return n
+    sd = np.std(np.array(a) - np.array(b), ddof=1)
+    n = np.arange(2, 2000)
+    crit = t.ppf(0.975, n - 1)
+    power = nct.sf(crit, n - 1, effect * np.sqrt(n) / sd) + nct.cdf(-crit, n - 1, effect * np.sqrt(n) / sd)
+    return n[np.argmax(power >= 0.8)]
 
 
 def test_5_2_accepts_correct_forms():
     passes("5.2", plan_normal)
     passes("5.2", plan_t_search)
     passes("5.2", plan_simulation)
-    passes("5.2", plan_ninety)
+    passes("5.2", plan_vectorised)
     passes("5.2", ch05.reference_plan_seeds)
 
 
@@ -576,7 +575,7 @@ def test_rule_5_2_t_interval():
         while nct.sf(t.ppf(0.975, n + 1), n + 1, effect * math.sqrt(n) / sd) < 0.8:
             n += 1
         return n
-    rejects("5.2", degrees_of_freedom_n_plus_1, says=("too few seeds", "effect = 0.018", "degrees of freedom"))
+    rejects("5.2", degrees_of_freedom_n_plus_1, says=("too few seeds", "effect = 0.0194", "degrees of freedom"))
 
 
 @breaks_rule("5.2", "lists-unchanged")
@@ -640,7 +639,7 @@ def test_rule_5_3_no_inplace():
 
 @breaks_rule("5.3", "no-builtins")
 def test_rule_5_3_no_builtins():
-    rejects("5.3", lambda x, alpha=1.0: torch.ops.aten.elu(x, alpha), mish_ref, says=("not allowed", "aten.elu"))
+    rejects("5.3", lambda x, alpha=1.0: torch.ops.aten.elu(x, alpha), mish_ref, says=("not allowed", "aten.elu", "switched off here"))
     rejects("5.3", elu_ref, lambda x: torch.ops.aten.mish(x), says=("not allowed", "aten.mish"))
     rejects("5.3", lambda x, alpha=1.0: torch.celu(x, alpha), mish_ref, says=("not allowed",))
 

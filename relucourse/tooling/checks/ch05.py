@@ -185,7 +185,12 @@ def _pilots():
                                                (8, 0.10, 0.02, 0.00, 0.01),
                                                (12, 0.04, 0.03, 0.05, 0.015),
                                                (6, 0.08, 0.01, -0.01, 0.004),
-                                               (7, 0.06, 0.01, 0.00, 0.018)]:   # a handful of seeds
+                                               # a handful of seeds: the t-interval's degrees of
+                                               # freedom decide (the normal approximation falls short)
+                                               (7, 0.06, 0.01, 0.00, 0.0194),
+                                               (6, 0.05, 0.01, 0.00, 0.025),
+                                               # an effect far above the noise: 2 seeds suffice
+                                               (8, 0.05, 0.002, 0.00, 0.03)]:
         base = 0.25 + seed_sd * rng.standard_normal(n_pilot)
         noise = rng.standard_normal(n_pilot)
         noise = (noise - noise.mean()) / noise.std(ddof=1) * sd
@@ -316,6 +321,15 @@ MISH_HINT = ("mish(x) = x * tanh(softplus(x)) with softplus(x) = log(1 + exp(x))
              "softplus (F.softplus, torch.logaddexp(x, 0), or x.clamp(min=0) + log1p(exp(-|x|))).")
 
 
+def _builtin_hint(err: Exception) -> str | None:
+    """The hint when the learner's code reached a switched-off kernel (by any name)."""
+    if "is not allowed in this exercise" in str(err):
+        return ("PyTorch's ELU, CELU, SELU and Mish kernels are switched off here, under every name "
+                "(F.elu, nn.ELU, torch.ops.aten.elu, ...): write elu from torch.where and torch.expm1, "
+                "and mish from torch.tanh and F.softplus.")
+    return None
+
+
 def _grad_of(fn, x, **kw):
     x = x.detach().clone().requires_grad_(True)
     y = fn(x, **kw)
@@ -349,14 +363,16 @@ def _compare_fn(c: Checker, name: str, learner, reference, hint: str, alphas=(No
                     desc += f": {x.tolist()}"
                 expected, want_g = _grad_of(reference, x, **kw)
                 with _forbid_builtins():
-                    got = c.call(learner, x, desc=desc, hint=hint, expected=expected, **kw)
+                    got = c.call(learner, x, desc=desc, hint=hint, expected=expected,
+                                 raise_hint=_builtin_hint, **kw)
                 c.expect_array(got, expected.detach(), desc=desc, rtol=rtol, atol=atol, hint=hint)
                 if "NaN" in what or x.numel() == 0:
                     continue
                 gdesc = f"the gradient of {name}(x{call_kw}).sum() with x = {what}, dtype " \
                         f"{str(dtype).replace('torch.', '')}"
                 with _forbid_builtins():
-                    got_y, got_g = c.call(lambda t: _grad_of(learner, t, **kw), x, desc=gdesc, hint=hint)
+                    got_y, got_g = c.call(lambda t: _grad_of(learner, t, **kw), x, desc=gdesc, hint=hint,
+                                          raise_hint=_builtin_hint)
                 if got_g is None:
                     c.fail("no gradient flows back to x.", tried=gdesc,
                            hint="build the result from differentiable tensor operations; do not detach, "
