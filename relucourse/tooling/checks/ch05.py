@@ -556,7 +556,7 @@ def reference_gelu_gain() -> float:
 
 
 @torch.no_grad()
-def gelu_second_moments(gain: float, depth: int = 10, width: int = 512, n: int = 512,
+def gelu_second_moments(gain: float, depth: int = 10, width: int = 512, n: int = 256,
                         seed: int = 1) -> list[float]:
     """Second moment of the pre-activations z of each layer of a bias-free GELU network,
     z_{l+1} = W_l gelu(z_l) with W_l ~ N(0, gain / fan_in), starting from standard-normal z_0
@@ -580,7 +580,7 @@ def check_gelu_gain(c: Checker, gelu_gain) -> None:
     got = c.call(gelu_gain, desc=desc, hint=GAIN_HINT)
     hint = GAIN_HINT
     if isinstance(got, (torch.Tensor, np.ndarray)):
-        c.fail(f"expected a Python float, but your code returned {type_name(got)}.", tried=desc,
+        c.fail(f"expected a plain number (a Python float), but your code returned {type_name(got)}.", tried=desc,
                expected=f"a float near {expected:.4f}", got=describe(got),
                hint="turn a one-element tensor into a float with .item() (or float(...)).")
     value = as_real(got)
