@@ -34,6 +34,7 @@ def he_with_randn(layer):
         layer.weight.copy_(w * math.sqrt(2 / layer.in_features))
         if layer.bias is not None:
             layer.bias.copy_(torch.zeros_like(layer.bias))
+    return layer
 
 
 def he_with_torch_init(layer):
@@ -48,6 +49,7 @@ def he_via_data(layer):
     layer.weight.data.normal_(0, (2 / fan_in) ** 0.5)
     if layer.bias is not None:
         layer.bias.data.fill_(0.0)
+    return layer
 
 
 def _filler(sampler, zero_bias=True):
@@ -57,6 +59,7 @@ def _filler(sampler, zero_bias=True):
             layer.weight.copy_(sampler(fan_in, fan_out, layer.weight.shape).to(layer.weight.dtype))
             if zero_bias and layer.bias is not None:
                 layer.bias.zero_()
+        return layer
     return init
 
 
@@ -67,18 +70,19 @@ def he_with_numpy(layer):
         layer.weight[...] = torch.from_numpy(w)
         if layer.bias is not None:
             layer.bias[...] = 0
+    return layer
 
 
 def test_3_1_accepts_the_reference_and_other_correct_forms():
     passes("3.1", reference_he_init_)
     passes("3.1", he_with_numpy)
-    passes("3.1", lambda layer: nn.init.normal_(layer.weight, std=(2 / layer.in_features) ** 0.5)
-           is not None and (layer.bias is None or nn.init.constant_(layer.bias, 0.0) is not None))
+    passes("3.1", lambda layer: (nn.init.normal_(layer.weight, std=(2 / layer.in_features) ** 0.5),
+                                 layer.bias is None or nn.init.constant_(layer.bias, 0.0), layer)[-1])
     passes("3.1", he_with_randn)
     passes("3.1", he_with_torch_init)
     passes("3.1", he_via_data)
-    passes("3.1", lambda layer: nn.init.kaiming_normal_(layer.weight, mode="fan_in") is not None
-           and (layer.bias is None or nn.init.zeros_(layer.bias) is not None))
+    passes("3.1", lambda layer: (nn.init.kaiming_normal_(layer.weight, mode="fan_in"),
+                                 layer.bias is None or nn.init.zeros_(layer.bias), layer)[-1])
 
 
 def test_3_1_stub_is_not_attempted():
@@ -135,6 +139,7 @@ def test_3_1_rejects_touching_what_it_should_not():
             layer.weight.data = (torch.randn(layer.weight.shape) * math.sqrt(2 / layer.in_features)).float()
             if layer.bias is not None:
                 layer.bias.zero_()
+        return layer
     rejects("3.1", casts, says=("shape or dtype", "float64"))
 
     def reseeds(layer):
@@ -273,7 +278,7 @@ def test_3_3_rejects_conceptual_mistakes_with_a_diagnosis():
         for _ in range(r):
             fn()
         return (clock() - start) / r
-    rejects("3.3", whole_loop, says=("only twice", "EACH call"))
+    rejects("3.3", whole_loop, says=("not every timed call", "EACH call"))
 
     def lower_median_without_warmup_mistake(fn, clock, w, r):
         return sorted(reference_time_it_list(fn, clock, w, r))[(r - 1) // 2]
@@ -438,3 +443,347 @@ def test_every_check_refuses_the_courses_own_functions():
     from relucourse.measure import weight_variance_ratio
     rejects("3.1", weight_variance_ratio, says=("course's own",))
     rejects("3.5", bench.time_it, says=("course's own",))
+
+
+# -- every stated rule, broken alone (tests/unit/test_rules.py counts these) ----------------------
+
+from fractions import Fraction  # noqa: E402
+
+from rulebook import breaks_rule, rejects_in_time, slow  # noqa: E402
+
+
+def test_correct_answers_in_other_number_types_pass():
+    passes("3.2", lambda n, d, s, reads=1, writes=1: Fraction(n * d.itemsize * (reads + writes)) / Fraction(s) / 10**9)
+    passes("3.3", lambda fn, clock, w, r: Fraction(statistics.median(_timed(fn, clock, w, r))))
+    passes("3.4", lambda c, a: Fraction(c) * (1 + Fraction(a) ** 2) / 2)
+    passes("3.5", lambda d, lo, hi: Fraction(reference_find_edge(d, lo, hi)))
+    passes("3.5", lambda d, lo, hi: torch.tensor(reference_find_edge(d, lo, hi), dtype=torch.float64))
+    passes("3.5", lambda d, lo, hi: torch.tensor(reference_find_edge(d, lo, hi)))   # float32: 0.1 rounds up
+    passes("3.4", lambda c, a: torch.tensor(reference_predicted_gain(c, a), dtype=torch.float32))
+    passes("3.2", lambda n, d, s, reads=1, writes=1: np.float32(_bw(n, d, s, reads, writes)))
+
+
+def test_3_3_accepts_one_reading_between_two_calls():
+    def shared_readings(fn, clock, warmup, repeats):   # the end of one interval starts the next
+        for _ in range(warmup):
+            fn()
+        times, start = [], clock()
+        for _ in range(repeats):
+            fn()
+            end = clock()
+            times.append(end - start)
+            start = end
+        return statistics.median(times)
+    passes("3.3", shared_readings)
+
+
+def he_init_ok(layer):
+    return reference_he_init_(layer)
+
+
+def _he_weights(sampler):
+    """A He initialisation whose weights come from sampler(fan_in, fan_out, shape) (biases zeroed)."""
+    return _filler(sampler)
+
+
+# 3.1
+
+@breaks_rule("3.1", "independent")
+def test_rule_3_1_independent():
+    rejects("3.1", _he_weights(lambda fi, fo, s: (torch.randn(1, fi) * math.sqrt(2 / fi)).expand(fo, fi)),
+            says=("not drawn independently", "distinct values"))
+    rejects("3.1", _he_weights(lambda fi, fo, s: (torch.randn(s) * math.sqrt(2 / fi)).sort(dim=0).values),
+            says=("not drawn independently", "correlation"))
+
+
+@breaks_rule("3.1", "normal")
+def test_rule_3_1_normal():
+    rejects("3.1", _he_weights(lambda fi, fo, s: (torch.rand(s) * 2 - 1) * math.sqrt(6 / fi)),
+            says=("do not look normally distributed", "-1.2"))
+
+
+@breaks_rule("3.1", "mean")
+def test_rule_3_1_mean():
+    msg = rejects("3.1", _he_weights(lambda fi, fo, s: torch.randn(s) * math.sqrt(2 / fi) + 0.05),
+                  says=("mean is not 0", "mean 0"))
+    assert "variance" not in msg
+
+
+@breaks_rule("3.1", "variance")
+def test_rule_3_1_variance():
+    rejects("3.1", _he_weights(lambda fi, fo, s: torch.randn(s) * math.sqrt(2 / (fi + fo))),
+            says=("wrong variance", "Xavier"))
+
+
+@breaks_rule("3.1", "bias-zero")
+def test_rule_3_1_bias_zero():
+    rejects("3.1", _filler(lambda fi, fo, s: torch.randn(s) * math.sqrt(2 / fi), zero_bias=False),
+            says=("bias is not zero",))
+
+
+@breaks_rule("3.1", "no-bias")
+def test_rule_3_1_no_bias():
+    def assumes_a_bias(layer):
+        with torch.no_grad():
+            layer.weight.normal_(0, math.sqrt(2 / layer.in_features))
+            layer.bias.zero_()
+        return layer
+    msg = rejects("3.1", assumes_a_bias, says=("raised an error", "bias=False", "is not None"))
+    assert "variance" not in msg   # the hint is about the error, not the distribution
+
+
+@breaks_rule("3.1", "in-place")
+def test_rule_3_1_in_place():
+    def replaces(layer):
+        layer.weight = nn.Parameter(torch.randn_like(layer.weight) * math.sqrt(2 / layer.in_features))
+        if layer.bias is not None:
+            layer.bias = nn.Parameter(torch.zeros_like(layer.bias))
+        return layer
+    rejects("3.1", replaces, says=("replaced the layer's parameters",))
+
+
+@breaks_rule("3.1", "shape-dtype")
+def test_rule_3_1_shape_dtype():
+    def float32_values(layer):
+        layer.weight.data = torch.randn(layer.weight.shape) * math.sqrt(2 / layer.in_features)
+        if layer.bias is not None:
+            layer.bias.data = torch.zeros(layer.out_features)
+        return layer
+    rejects("3.1", float32_values, says=("changed its shape or dtype", "torch.float64", "torch.float32"))
+
+
+@breaks_rule("3.1", "requires-grad")
+def test_rule_3_1_requires_grad():
+    def freezes_bias(layer):
+        reference_he_init_(layer)
+        if layer.bias is not None:
+            layer.bias.requires_grad_(False)
+        return layer
+    rejects("3.1", freezes_bias, says=("bias is no longer a trainable leaf", "requires_grad=False"))
+
+
+@breaks_rule("3.1", "no-reseed")
+def test_rule_3_1_no_reseed():
+    def own_generator(layer):
+        gen = torch.Generator().manual_seed(layer.in_features)
+        with torch.no_grad():
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=gen, dtype=layer.weight.dtype)
+                               * math.sqrt(2 / layer.in_features))
+            if layer.bias is not None:
+                layer.bias.zero_()
+        return layer
+    rejects("3.1", own_generator, says=("identical weights", "generator seeded inside"))
+
+
+@breaks_rule("3.1", "return-layer")
+def test_rule_3_1_return_layer():
+    def returns_nothing(layer):
+        reference_he_init_(layer)
+    rejects("3.1", returns_nothing, says=("did not return the layer", "Got:      None", "return layer"))
+
+    def returns_the_weight(layer):
+        return reference_he_init_(layer).weight
+    rejects("3.1", returns_the_weight, says=("did not return the layer", "a tensor of shape"))
+
+
+@breaks_rule("3.1", "time-limit")
+def test_rule_3_1_time_limit():
+    rejects_in_time("3.1", slow(reference_he_init_, 0.3), limit=0.05)
+
+
+# 3.2
+
+def _bw(n, dtype, s, reads=1, writes=1):
+    return n * dtype.itemsize * (reads + writes) / s / 1e9
+
+
+@breaks_rule("3.2", "signature")
+def test_rule_3_2_signature():
+    rejects("3.2", lambda n, dtype, s, reads, writes: _bw(n, dtype, s, reads, writes),
+            says=("raised an error", "reads=1, writes=1"))
+
+
+@breaks_rule("3.2", "value")
+def test_rule_3_2_value():
+    rejects("3.2", lambda n, d, s, reads=1, writes=1: n * d.itemsize * (reads + writes) * s / 1e9,
+            says=("wrong value",))
+
+
+@breaks_rule("3.2", "read-and-written")
+def test_rule_3_2_read_and_written():
+    rejects("3.2", lambda n, d, s, reads=1, writes=1: _bw(n, d, s, reads, 0), says=("wrong value", "bytes written"))
+
+
+@breaks_rule("3.2", "gb")
+def test_rule_3_2_gb():
+    rejects("3.2", lambda n, d, s, reads=1, writes=1: _bw(n, d, s, reads, writes) * 1e9 / 2**30,
+            says=("wrong value", "GiB"))
+
+
+@breaks_rule("3.2", "number")
+def test_rule_3_2_number():
+    rejects("3.2", lambda n, d, s, reads=1, writes=1: f"{_bw(n, d, s, reads, writes)} GB/s",
+            says=("expected a number", "str"))
+
+
+@breaks_rule("3.2", "dtype-size")
+def test_rule_3_2_dtype_size():
+    sizes = {torch.float32: 4, torch.float64: 8, torch.float16: 2, torch.bfloat16: 2}   # integers forgotten
+    rejects("3.2", lambda n, d, s, reads=1, writes=1: n * sizes.get(d, 4) * (reads + writes) / s / 1e9,
+            says=("wrong value", "torch.uint8", "size in bytes"))
+
+
+@breaks_rule("3.2", "own-code")
+def test_rule_3_2_own_code():
+    from relucourse import bench
+    rejects("3.2", bench.bandwidth_gbs, says=("course's own", "bench.bandwidth_gbs"))
+
+
+@breaks_rule("3.2", "time-limit")
+def test_rule_3_2_time_limit():
+    rejects_in_time("3.2", slow(_bw, 0.3), limit=0.05)
+
+
+# 3.3
+
+@breaks_rule("3.3", "warmup")
+def test_rule_3_3_warmup():
+    def times_the_warmup_too(fn, clock, w, r):   # right value, but the warm-up calls are timed
+        return statistics.median(_timed(fn, clock, w, r, include_warmup=True)[w:])
+    rejects("3.3", times_the_warmup_too, says=("read the clock during the warm-up calls",))
+
+    def no_warmup(fn, clock, w, r):
+        return statistics.median(_timed(fn, clock, 0, r))
+    rejects("3.3", no_warmup, says=("wrong number of times", "7 calls (warmup + repeats)", "5 calls"))
+
+
+@breaks_rule("3.3", "each-call")
+def test_rule_3_3_each_call():
+    def pairs(fn, clock, w, r):   # one reading around two calls, halved: the value is the same here
+        for _ in range(w):
+            fn()
+        times = []
+        for k in range(r):
+            start = clock()
+            fn()
+            times.append(clock() - start) if k % 2 == 0 else None
+        return statistics.median(times)
+    rejects("3.3", pairs, says=("not every timed call has its own clock readings", "no clock() reading just after it"))
+
+
+@breaks_rule("3.3", "median")
+def test_rule_3_3_median():
+    rejects("3.3", lambda fn, clock, w, r: statistics.mean(_timed(fn, clock, w, r)), says=("wrong value", "the mean"))
+
+
+@breaks_rule("3.3", "even-median")
+def test_rule_3_3_even_median():
+    msg = rejects("3.3", lambda fn, clock, w, r: statistics.median_low(_timed(fn, clock, w, r)),
+                  says=("wrong value", "even number", "lower middle value"))
+    assert "warm-up" not in msg.split("Hint:")[1]
+
+
+@breaks_rule("3.3", "given-clock")
+def test_rule_3_3_given_clock():
+    rejects("3.3", lambda fn, clock, w, r: reference_time_it(fn, time.perf_counter, w, r),
+            says=("never read the clock it was given", "time.perf_counter"))
+
+
+@breaks_rule("3.3", "own-code")
+def test_rule_3_3_own_code():
+    from relucourse import bench
+    rejects("3.3", bench.time_it, says=("course's own", "bench.time_it"))
+
+
+@breaks_rule("3.3", "time-limit")
+def test_rule_3_3_time_limit():
+    rejects_in_time("3.3", slow(reference_time_it, 0.3), limit=0.05)
+
+
+# 3.4
+
+@breaks_rule("3.4", "any-slope")
+def test_rule_3_4_any_slope():
+    rejects("3.4", lambda c, a: c * (1 + max(a, 0.0) ** 2) / 2, says=("away from the measurement", "LeakyReLU(-1.0)"))
+
+
+@breaks_rule("3.4", "value")
+def test_rule_3_4_value():
+    rejects("3.4", lambda c, a: c * (1 + a) / 2, says=("away from the measurement", "square the derivative"))
+
+
+@breaks_rule("3.4", "number")
+def test_rule_3_4_number():
+    rejects("3.4", lambda c, a: [reference_predicted_gain(c, a)], says=("expected a number", "list"))
+
+
+@breaks_rule("3.4", "time-limit")
+def test_rule_3_4_time_limit():
+    rejects_in_time("3.4", slow(reference_predicted_gain, 0.3), limit=0.05)
+
+
+# 3.5
+
+@breaks_rule("3.5", "in-range")
+def test_rule_3_5_in_range():
+    def one_step_above_the_last_stable(diverges, lo, hi):
+        while hi / lo > 1.05:
+            mid = math.sqrt(lo * hi)
+            lo, hi = (lo, mid) if diverges(mid) else (mid, hi)
+        return lo * 1.05
+    rejects("3.5", one_step_above_the_last_stable, says=("not a learning rate in [lo, hi]", "must lie in [lo, hi]"))
+
+
+@breaks_rule("3.5", "within-5")
+def test_rule_3_5_within_5():
+    def coarse(diverges, lo, hi):
+        while hi / lo > 1.2:
+            mid = math.sqrt(lo * hi)
+            lo, hi = (lo, mid) if diverges(mid) else (mid, hi)
+        return hi
+    rejects("3.5", coarse, says=("not within 5 %", "the edge is lower"))
+
+
+@breaks_rule("3.5", "any-diverges")
+def test_rule_3_5_any_diverges():
+    # searches a predicate of its own instead of the one it is given
+    rejects("3.5", lambda diverges, lo, hi: reference_find_edge(lambda lr: lr >= 1.5, lo, hi),
+            says=("not within 5 %", "stand-in"))
+
+
+@breaks_rule("3.5", "max-calls")
+def test_rule_3_5_max_calls():
+    def arithmetic(diverges, lo, hi):
+        while hi / lo > 1.05:
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if diverges(mid) else (mid, hi)
+        return hi
+    rejects("3.5", arithmetic, says=("called diverges", "at most 20 calls", "arithmetic midpoint"))
+
+
+@breaks_rule("3.5", "inside")
+def test_rule_3_5_inside():
+    def probes_above(diverges, lo, hi):
+        diverges(hi * 1.5)
+        return reference_find_edge(diverges, lo, hi)
+    rejects("3.5", probes_above, says=("raised an error", "outside [lo, hi]", "stay inside"))
+
+
+@breaks_rule("3.5", "number")
+def test_rule_3_5_number():
+    msg = rejects("3.5", lambda d, lo, hi: str(reference_find_edge(d, lo, hi)), says=("expected a number", "str"))
+    assert "LOG scale" not in msg   # the search is right: no hint about it
+
+
+@breaks_rule("3.5", "time-limit")
+def test_rule_3_5_time_limit():
+    rejects_in_time("3.5", slow(reference_find_edge, 0.3), limit=0.05)
+
+
+def test_3_5_stops_an_endless_search_on_a_stand_in():
+    def never_narrows(diverges, lo, hi):
+        while hi / lo > 1.05:
+            diverges(math.sqrt(lo * hi))
+        return hi
+    msg = rejects("3.5", never_narrows, says=("went on calling diverges", "more than 200", "does not stop"))
+    assert "raised" not in msg

@@ -1,6 +1,7 @@
 """Chapter 6 checks: the reference passes, correct variants pass, typical mistakes are rejected."""
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -9,9 +10,11 @@ from torch import nn
 import torch.nn.functional as F
 
 from conftest import not_attempted, passes, rejects, stub
-from relucourse.reportcard import layer_gain as fitted_gain
 from relucourse.sequences import adding_problem
 from relucourse.tooling.checks.ch06 import reference_clip_grad_norm
+from rulebook import breaks_rule, rejects_in_time, slow
+
+torch.set_num_threads(1)  # small models: one thread is fastest, and a loaded machine does not stall
 
 
 def forever(*args, **kwargs):
@@ -58,6 +61,16 @@ def test_6_1_measurement_agrees_with_the_reference():
         assert measured_block_factor(s, a) == pytest.approx(reference_block_factor(s, a), rel=0.05)
 
 
+def per_tensor(parameters, max_norm):
+    params = [p for p in parameters if p.grad is not None]
+    total = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in params))
+    for p in params:
+        own = float(p.grad.double().norm())
+        if own > max_norm:
+            p.grad.mul_(max_norm / (own + 1e-6))
+    return total
+
+
 # -- 6.2 clipping -----------------------------------------------------------------------------
 
 def clip_loop(parameters, max_norm):
@@ -65,26 +78,32 @@ def clip_loop(parameters, max_norm):
     total = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in params))
     if total > max_norm:
         for p in params:
-            p.grad.mul_(max_norm / total)
+            p.grad.mul_(max_norm / (total + 1e-6))
     return total
 
 
-def clip_torch(parameters, max_norm):
-    return torch.nn.utils.clip_grad_norm_(list(parameters), max_norm)
+def clip_float32(parameters, max_norm):      # float32 sums, a 0-d tensor returned
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return torch.tensor(0.0)
+    total = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+    if total > max_norm:
+        torch._foreach_mul_(grads, max_norm / (total.item() + 1e-6))
+    return total
 
 
 def test_6_2_accepts_correct_clipping():
     passes("6.2", reference_clip_grad_norm)
     passes("6.2", clip_loop)
-    passes("6.2", clip_torch)
+    passes("6.2", clip_float32)
 
     def clip_stack(parameters, max_norm):
         grads = [p.grad for p in parameters if p.grad is not None]
-        total = torch.cat([g.flatten().double() for g in grads]).norm()
-        factor = min(1.0, max_norm / (float(total) + 1e-12))
+        total = torch.cat([g.flatten().double() for g in grads] + [torch.zeros(1, dtype=torch.float64)]).norm()
+        factor = max_norm / (float(total) + 1e-6) if total > max_norm else 1.0
         for g in grads:
             g *= factor
-        return total
+        return Fraction(float(total))
     passes("6.2", clip_stack)
 
 
@@ -96,13 +115,8 @@ def test_6_2_generic_failures():
 
 
 def test_6_2_rejects_wrong_clipping():
-    def per_tensor(parameters, max_norm):
-        params = [p for p in parameters if p.grad is not None]
-        total = math.sqrt(sum(float((p.grad ** 2).sum()) for p in params))
-        for p in params:
-            torch.nn.utils.clip_grad_norm_([p], max_norm)
-        return total
     rejects("6.2", per_tensor, says=("same factor",))
+    rejects("6.2", lambda ps, m: torch.nn.utils.clip_grad_norm_(list(ps), m), says=("called torch's clip_grad_norm_",))
 
     def always_scales(parameters, max_norm):
         params = [p for p in parameters if p.grad is not None]
@@ -114,7 +128,7 @@ def test_6_2_rejects_wrong_clipping():
 
     def returns_after(parameters, max_norm):
         params = list(parameters)
-        torch.nn.utils.clip_grad_norm_(params, max_norm)
+        clip_loop(params, max_norm)
         return math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in params if p.grad is not None))
     rejects("6.2", returns_after, says=("BEFORE clipping",))
 
@@ -154,6 +168,11 @@ def test_6_2_rejects_wrong_clipping():
                 p.grad.mul_(max_norm / total)
         return total
     rejects("6.2", l1, says=("wrong total norm",))
+
+
+def unseeded(n, T, seed, _calls=[0]):     # a fresh seed at every call, the global RNG untouched
+    _calls[0] += 1
+    return adding_problem(n, T, seed=seed * 1000 + _calls[0])
 
 
 # -- 6.3 adding problem -----------------------------------------------------------------------
@@ -219,8 +238,6 @@ def test_6_3_rejects_wrong_generators_and_baselines():
         return torch.stack([v, m], -1), (v * m).sum(1)
     rejects("6.3", anywhere, good_baseline, says=("first half",))
 
-    def unseeded(n, T, seed):
-        return adding_problem(n, T, seed=int(torch.randint(0, 10**6, ())))
     rejects("6.3", unseeded, good_baseline, says=("same seed",))
 
     def mean_target(n, T, seed):
@@ -254,8 +271,12 @@ class Squash(nn.Module):
 
     def forward(self, h):
         z = self.fc(h)
-        if math.isinf(self.low) or math.isinf(self.high):
+        if math.isinf(self.low) and math.isinf(self.high):
             return z
+        if math.isinf(self.high):
+            return self.low + 1 + F.elu(z)
+        if math.isinf(self.low):
+            return self.high - F.relu(z)
         return self.low + (self.high - self.low) * torch.sigmoid(z)
 
 
@@ -263,15 +284,40 @@ class TanhSquash(Squash):
     def forward(self, h):
         z = self.fc(h)
         if math.isinf(self.low) or math.isinf(self.high):
-            return z
+            return super().forward(h)
         return self.low + (self.high - self.low) * (torch.tanh(z) + 1) / 2
+
+
+class Affine(nn.Module):
+    def __init__(self, shift, scale):
+        super().__init__()
+        self.shift, self.scale = shift, scale
+
+    def forward(self, z):
+        return self.shift + self.scale * z
+
+
+def sequential_layer(hidden, n_out, low, high):     # built from nn.Sequential and modules
+    if math.isfinite(low) and math.isfinite(high):
+        return nn.Sequential(nn.Linear(hidden, n_out), nn.Sigmoid(), Affine(low, high - low))
+    if math.isfinite(low):
+        return nn.Sequential(nn.Linear(hidden, n_out), nn.Softplus(), Affine(low, 1.0))
+    if math.isfinite(high):
+        return nn.Sequential(nn.Linear(hidden, n_out), nn.Softplus(), Affine(high, -1.0))
+    return nn.Sequential(nn.Linear(hidden, n_out))
+
+
+class ReluOnReals(Squash):              # in range everywhere, but no negative reconstruction on the real line
+    def forward(self, h):
+        if math.isinf(self.low) and math.isinf(self.high):
+            return F.relu(self.fc(h))
+        return super().forward(h)
 
 
 def test_6_4_accepts_correct_layers():
     passes("6.4", Squash)
     passes("6.4", TanhSquash)
-    passes("6.4", lambda hidden, n_out, low, high: Squash(hidden, n_out, low, high) if math.isfinite(high)
-           else nn.Sequential(nn.Linear(hidden, n_out), nn.Identity()))
+    passes("6.4", sequential_layer)
 
 
 def test_6_4_generic_failures():
@@ -286,108 +332,78 @@ def test_6_4_rejects_outputs_that_do_not_cover_the_range():
     rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.ReLU()),
             says=("outside [low, high]",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.Sigmoid()),
-            says=("reconstruction error",))
+            says=("outside [low, high]", "low=-inf, high=0.0", "values above high = 0.0"))
+    rejects("6.4", ReluOnReals, says=("reconstruction error", "standardised"))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.Tanh()),
             says=("outside [low, high]",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.Linear(hidden, n_out), nn.Hardtanh(0, 1)),
-            says=("reconstruction error",))
+            says=("outside [low, high]",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Linear(n_out, hidden), says=("raised an error",))
     rejects("6.4", lambda hidden, n_out, low, high: nn.Sequential(nn.ReLU(), nn.Identity()),
-            says=("no trainable parameters",))
+            says=("must map (batch, 32) to (batch, 64)", "shape (200, 32)"))
 
-    class Frozen(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc = nn.Linear(32, 64)
-            self.fc.weight.requires_grad_(False)
-            self.fc.bias.requires_grad_(False)
-
-        def forward(self, h):
-            return self.fc(h)
-    rejects("6.4", lambda *a: Frozen(), says=("no trainable parameters",))
+    def frozen(*args):
+        layer = Squash(*args)
+        layer.requires_grad_(False)
+        return layer
+    rejects("6.4", frozen, says=("no trainable parameters",))
 
 
-# -- 6.5 fitted gain --------------------------------------------------------------------------
+# -- 6.5 predict, then measure: how far the backward signal fades ----------------------------
 
-def gain_torch(norms):
-    v = torch.as_tensor(np.asarray(norms, dtype=float))
-    if (v <= 0).any() or not torch.isfinite(v).all():
-        return float("nan")
-    x = torch.arange(len(v), dtype=torch.float64)
-    lv = 2 * v.log()
-    slope = ((x - x.mean()) * (lv - lv.mean())).sum() / ((x - x.mean()) ** 2).sum()
-    return torch.exp(-slope)
+def ratio(c, a, depth):
+    return (c * (1 + a ** 2) / 2) ** ((depth - 1) / 2)
 
 
-def gain_log10(norms):
-    v = np.asarray([float(n) for n in norms])
-    if np.any(v <= 0) or not np.all(np.isfinite(v)):
-        return math.nan
-    return float(10 ** (-np.polyfit(np.arange(len(v)), np.log10(v ** 2), 1)[0]))
+def ratio_loop(c, a, depth):           # one layer at a time, on the squared norm, then a root
+    squared = 1.0
+    for _ in range(depth - 1):
+        squared *= c * (0.5 * 1 ** 2 + 0.5 * a ** 2)
+    return math.sqrt(squared)
 
 
-def test_6_5_accepts_correct_fits():
-    passes("6.5", fitted_gain)
-    passes("6.5", gain_torch)
-    passes("6.5", gain_log10)
+def ratio_exact(c, a, depth):          # exact numbers: a Fraction when the power is whole
+    g = Fraction(c).limit_denominator(10 ** 6) * (1 + Fraction(a).limit_denominator(10 ** 6) ** 2) / 2
+    return g ** ((depth - 1) // 2) if (depth - 1) % 2 == 0 else math.sqrt(g ** (depth - 1))
 
 
-def test_6_5_generic_failures():
+def test_6_5_accepts_correct_predictions():
+    passes("6.5", ratio)
+    passes("6.5", ratio_loop)
+    passes("6.5", ratio_exact)
+    passes("6.5", lambda c, a, depth: torch.tensor(c * (1 + a * a) / 2, dtype=torch.float64).sqrt() ** (depth - 1))
+    passes("6.5", lambda c, a, depth: np.exp((depth - 1) / 2 * np.log(c * (1 + a * a) / 2)))
+
+
+def test_6_5_stub_and_generic_failures():
     not_attempted("6.5", stub("6.5"))
     rejects("6.5", raises, says=("raised an error",))
     rejects("6.5", forever, says=("did not finish",))
-    rejects("6.5", lambda n: "2.0", says=("expected a number",))
+    rejects("6.5", 0.5, says=("expected a function",))
 
 
-def _fit(norms, log=np.log, square=True):
-    v = np.asarray([float(n) for n in norms])
-    return np.polyfit(np.arange(len(v)), log(v ** 2 if square else v), 1)[0], v
+def test_6_5_measurement_agrees_with_the_reference():
+    from relucourse.tooling.checks.ch06 import RATIO_CASES, measured_norm_ratio, reference_norm_ratio
+    for c, a, depth in RATIO_CASES[:3] + RATIO_CASES[-2:]:
+        assert measured_norm_ratio(c, a, depth) == pytest.approx(reference_norm_ratio(c, a, depth), rel=0.15)
 
 
-def test_6_5_rejects_wrong_fits_one_per_rule():
-    def on_the_norm(norms):        # the old, second meaning of gain
-        slope, v = _fit(norms, square=False)
-        return float(np.exp(-slope)) if np.all(v > 0) and np.all(np.isfinite(v)) else math.nan
-    rejects("6.5", on_the_norm, says=("SQUARED norm",))
-
-    def slope_sign(norms):
-        slope, v = _fit(norms)
-        return float(np.exp(slope)) if np.all(v > 0) and np.all(np.isfinite(v)) else math.nan
-    rejects("6.5", slope_sign, says=("towards the INPUT",))
-
-    def endpoints(norms):
-        v = np.asarray([float(n) for n in norms])
-        ok = np.all(v > 0) and np.all(np.isfinite(v))
-        return float((v[0] / v[-1]) ** (2 / (len(v) - 1))) if ok else math.nan
-    rejects("6.5", endpoints, says=("first and last",))
-
-    def slope_only(norms):
-        slope, v = _fit(norms)
-        return float(-slope) if np.all(v > 0) and np.all(np.isfinite(v)) else math.nan
-    rejects("6.5", slope_only, says=("slope of log",))
-
-    def no_nan(norms):
-        v = np.asarray([float(n) for n in norms])
-        v = np.where((v > 0) & np.isfinite(v), v, 1e-30)
-        return float(np.exp(-np.polyfit(np.arange(len(v)), np.log(v ** 2), 1)[0]))
-    rejects("6.5", no_nan, says=("nan",))
-
-    def skips_bad_norms(norms):   # drops the infinite norm instead of answering nan
-        v = np.asarray([float(n) for n in norms])
-        if np.any(v <= 0):
-            return math.nan
-        keep = np.isfinite(v)
-        return float(np.exp(-np.polyfit(np.arange(len(v))[keep], np.log(v[keep] ** 2), 1)[0]))
-    rejects("6.5", skips_bad_norms, says=("nan",))
-
-    def mixed(norms):
-        slope, v = _fit(norms, log=np.log10)
-        return float(np.exp(-slope)) if np.all(v > 0) and np.all(np.isfinite(v)) else math.nan
-    rejects("6.5", mixed, says=("log10",))
-
-    def as_text(norms):
-        return str(fitted_gain(norms))
-    rejects("6.5", as_text, says=("expected a number",))
+def test_6_5_rejects_typical_wrong_predictions_by_their_symptom():
+    g = lambda c, a: c * (1 + a * a) / 2                      # noqa: E731
+    msg = rejects("6.5", lambda c, a, d: g(c, a) ** (d - 1), says=("SQUARED norms", "measured on this machine"))
+    assert "depth - 1" not in msg
+    rejects("6.5", lambda c, a, d: g(c, a) ** (d / 2), says=("depth - 1 layers apart, not depth",))
+    rejects("6.5", lambda c, a, d: g(c, a) ** ((d + 1) / 2), says=("depth - 1 layers apart",))
+    rejects("6.5", lambda c, a, d: g(c, a) ** (-(d - 1) / 2), says=("INPUT side",))
+    rejects("6.5", lambda c, a, d: (c * (1 + a) / 2) ** ((d - 1) / 2), says=("not of phi'(z)",))
+    rejects("6.5", lambda c, a, d: (c / 2) ** ((d - 1) / 2), says=("does not change with a",))
+    rejects("6.5", lambda c, a, d: (c * (1 + a * a)) ** ((d - 1) / 2), says=("half of the pre-activations",))
+    rejects("6.5", lambda c, a, d: ((1 + a * a) / 2) ** ((d - 1) / 2), says=("does not change with c",))
+    rejects("6.5", lambda c, a, d: (1 + a * a) ** ((d - 1) / 2), says=("does not change with c",))
+    rejects("6.5", lambda c, a, d: 1.0, says=("does not match", "Expected: 0.000315", "does not change with c"))
+    msg = rejects("6.5", lambda c, a, d: 2 * ratio(c, a, d), says=("does not match",))
+    assert "Hint: follow the squared norm" in msg
+    rejects("6.5", lambda c, a, d: math.nan, says=("does not match",))
 
 
 # -- 6.6 design -------------------------------------------------------------------------------
@@ -414,3 +430,366 @@ def test_6_6_rejects_designs_that_do_not_one_per_rule():
     rejects("6.6", lambda x: torch.relu(x) / 0 * x, 0.01, says=("NaN",))
     rejects("6.6", lambda x: x.numpy(), 0.01, says=("float tensor",))
     rejects("6.6", lambda x: torch.relu_(x) * 2.45, 0.01, says=("in place",))
+
+
+# -- one test per rule the statements state (tests/unit/test_rules.py counts them) -------------
+
+def _factor(s, a):
+    return 1 + 2 * s ** 2 * (1 + a ** 2)
+
+
+@breaks_rule("6.1", "value")
+def test_rule_6_1_value():
+    rejects("6.1", lambda s, a: 1 + 2 * s ** 2 * (1 + a), says=("does not match", "a^2 z^2"))
+
+
+@breaks_rule("6.1", "number")
+def test_rule_6_1_number():
+    rejects("6.1", lambda s, a: [_factor(s, a)], says=("expected a number", "list"))
+    rejects("6.1", lambda s, a: torch.tensor(float(_factor(s, a)), requires_grad=True), says=("expected a number",))
+
+
+@breaks_rule("6.1", "time-limit")
+def test_rule_6_1_time_limit():
+    rejects_in_time("6.1", slow(_factor))
+
+
+@breaks_rule("6.2", "generator")
+def test_rule_6_2_generator():
+    def reads_twice(parameters, max_norm):
+        total = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in parameters if p.grad is not None))
+        if total > max_norm:
+            for p in parameters:          # a generator is empty now: nothing is scaled
+                if p.grad is not None:
+                    p.grad.mul_(max_norm / (total + 1e-6))
+        return total
+    rejects("6.2", reads_twice, says=("a generator", "gradient is wrong", "IN PLACE"))
+
+
+@breaks_rule("6.2", "global-norm")
+def test_rule_6_2_global_norm():
+    def largest_tensor_norm(parameters, max_norm):
+        params = [p for p in parameters if p.grad is not None]
+        total = max((float(p.grad.double().norm()) for p in params), default=0.0)
+        if total > max_norm:
+            for p in params:
+                p.grad.mul_(max_norm / (total + 1e-6))
+        return total
+    rejects("6.2", largest_tensor_norm, says=("wrong total norm", "sqrt(sum over all gradients"))
+
+
+@breaks_rule("6.2", "skip-none")
+def test_rule_6_2_skip_none():
+    def fills_none(parameters, max_norm):
+        params = list(parameters)
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        return clip_loop(params, max_norm)
+    rejects("6.2", fills_none, says=("was None is no longer None",))
+
+
+@breaks_rule("6.2", "same-factor")
+def test_rule_6_2_same_factor():
+    rejects("6.2", per_tensor, says=("same factor",))
+
+
+@breaks_rule("6.2", "factor")
+def test_rule_6_2_factor():
+    def no_epsilon(parameters, max_norm):
+        params = [p for p in parameters if p.grad is not None]
+        total = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in params))
+        if total > max_norm:
+            for p in params:
+                p.grad.mul_(max_norm / total)
+        return total
+    rejects("6.2", no_epsilon, says=("tiny gradients", "max_norm / (total_norm + 1e-6)"))
+
+
+@breaks_rule("6.2", "in-place")
+def test_rule_6_2_in_place():
+    def rebinds(parameters, max_norm):
+        params = [p for p in parameters if p.grad is not None]
+        total = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in params))
+        if total > max_norm:
+            for p in params:
+                p.grad = p.grad * (max_norm / (total + 1e-6))   # a new tensor, not the optimizer's
+        return total
+    # rebinding p.grad on the caller's parameters is caught through the tensors the caller holds
+    rejects("6.2", rebinds_copy(rebinds), says=("IN PLACE",))
+
+
+def rebinds_copy(fn):
+    """Rebinding p.grad where the optimizer keeps the old tensor: the check sees the old one unchanged."""
+    def run(parameters, max_norm):
+        params = list(parameters)
+        held = [p.grad for p in params]
+        total = fn(params, max_norm)
+        for p, g in zip(params, held):
+            p.grad = g                     # what the optimizer still holds
+        return total
+    return run
+
+
+@breaks_rule("6.2", "unchanged")
+def test_rule_6_2_unchanged():
+    def always_scales(parameters, max_norm):
+        params = [p for p in parameters if p.grad is not None]
+        total = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in params))
+        for p in params:
+            p.grad.mul_(min(max_norm, 1e300) / (total + 1e-6))
+        return total
+    rejects("6.2", always_scales, says=("does not exceed max_norm", "leave the gradients unchanged"))
+
+    def scales_at_equality(parameters, max_norm):      # >= instead of >
+        params = [p for p in parameters if p.grad is not None]
+        total = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in params))
+        if total >= max_norm:
+            for p in params:
+                p.grad.mul_(max_norm / (total + 1e-6))
+        return total
+    rejects("6.2", scales_at_equality, says=("exactly equal to max_norm", "leave the gradients unchanged"))
+
+
+@breaks_rule("6.2", "return-before")
+def test_rule_6_2_return_before():
+    def returns_after(parameters, max_norm):
+        params = list(parameters)
+        clip_loop(params, max_norm)
+        return math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in params if p.grad is not None))
+    rejects("6.2", returns_after, says=("BEFORE clipping",))
+
+
+@breaks_rule("6.2", "no-library")
+def test_rule_6_2_no_library():
+    from torch.nn.utils import clip_grad_norm_ as imported_early     # a name bound before the check runs
+    rejects("6.2", lambda ps, m: imported_early(list(ps), m), says=("called torch's",))
+    rejects("6.2", lambda ps, m: torch.nn.utils.clip_grad_norm(list(ps), m), says=("called torch's",))
+
+
+@breaks_rule("6.2", "time-limit")
+def test_rule_6_2_time_limit():
+    rejects_in_time("6.2", slow(clip_loop))
+
+
+@breaks_rule("6.3", "shape")
+def test_rule_6_3_shape():
+    rejects("6.3", lambda n, T, s: (adding_problem(n, T, s)[0], adding_problem(n, T, s)[1][:, None]), good_baseline,
+            says=("wrong shape",))
+
+
+@breaks_rule("6.3", "dtype")
+def test_rule_6_3_dtype():
+    rejects("6.3", lambda n, T, s: (adding_problem(n, T, s)[0], adding_problem(n, T, s)[1].double()), good_baseline,
+            says=("float32",))
+
+
+@breaks_rule("6.3", "values")
+def test_rule_6_3_values():
+    def shifted(n, T, seed):
+        X, y = adding_problem(n, T, seed)
+        X = X.clone()
+        X[:, :, 0] += 1.0
+        return X, (X[:, :, 0] * X[:, :, 1]).sum(1)
+    rejects("6.3", shifted, good_baseline, says=("[0, 1)",))
+
+
+@breaks_rule("6.3", "markers")
+def test_rule_6_3_markers():
+    def twos(n, T, seed):
+        X, y = adding_problem(n, T, seed)
+        X = X.clone()
+        X[:, :, 1] *= 2
+        return X, y
+    rejects("6.3", twos, good_baseline, says=("exactly two markers equal to 1",))
+
+
+@breaks_rule("6.3", "halves")
+def test_rule_6_3_halves():
+    def anywhere(n, T, seed):
+        g = torch.Generator().manual_seed(seed)
+        v = torch.rand(n, T, generator=g)
+        idx = torch.stack([torch.randperm(T, generator=g)[:2] for _ in range(n)])
+        m = torch.zeros(n, T).scatter_(1, idx, 1.0)
+        return torch.stack([v, m], -1), (v * m).sum(1)
+    rejects("6.3", anywhere, good_baseline, says=("first half",))
+
+
+@breaks_rule("6.3", "uniform-positions")
+def test_rule_6_3_uniform_positions():
+    def early(n, T, seed):          # each marker at the start of its half
+        g = torch.Generator().manual_seed(seed)
+        v = torch.rand(n, T, generator=g)
+        m = torch.zeros(n, T)
+        m[:, 0] = 1
+        m[:, T // 2] = 1
+        return torch.stack([v, m], -1), (v * m).sum(1)
+    rejects("6.3", early, good_baseline, says=("spread uniformly",))
+
+
+@breaks_rule("6.3", "sum")
+def test_rule_6_3_sum():
+    rejects("6.3", lambda n, T, s: (adding_problem(n, T, s)[0], adding_problem(n, T, s)[0][:, :, 0].sum(1)),
+            good_baseline, says=("sum of the marked numbers",))
+
+
+@breaks_rule("6.3", "same-seed")
+def test_rule_6_3_same_seed():
+    rejects("6.3", unseeded, good_baseline, says=("same seed gave different data",))
+
+
+@breaks_rule("6.3", "different-seeds")
+def test_rule_6_3_different_seeds():
+    rejects("6.3", lambda n, T, s: adding_problem(n, T, 0), good_baseline, says=("different seeds gave the same",))
+
+
+@breaks_rule("6.3", "generator")
+def test_rule_6_3_generator():
+    def global_rng(n, T, seed):
+        torch.manual_seed(seed)
+        v = torch.rand(n, T)
+        first = torch.randint(0, T // 2, (n,))
+        second = torch.randint(T // 2, T, (n,))
+        m = torch.zeros(n, T)
+        m[torch.arange(n), first] = 1.0
+        m[torch.arange(n), second] = 1.0
+        return torch.stack([v, m], -1), (v * m).sum(1)
+    rejects("6.3", global_rng, good_baseline, says=("changed the global random state",))
+
+    def numpy_global(n, T, seed):
+        np.random.seed(seed)
+        return adding_problem(n, T, seed)
+    rejects("6.3", numpy_global, good_baseline, says=("changed the global random state",))
+
+
+@breaks_rule("6.3", "baseline")
+def test_rule_6_3_baseline():
+    rejects("6.3", adding_problem, lambda k, lo, hi: k * (hi - lo) ** 2 / 12 * 1.05, says=("wrong baseline MSE",))
+
+
+@breaks_rule("6.3", "baseline-number")
+def test_rule_6_3_baseline_number():
+    rejects("6.3", adding_problem, lambda k, lo, hi: [good_baseline(k, lo, hi)], says=("expected a number",))
+
+
+@breaks_rule("6.3", "time-limit")
+def test_rule_6_3_time_limit():
+    rejects_in_time("6.3", slow(adding_problem), good_baseline)
+
+
+@breaks_rule("6.4", "module")
+def test_rule_6_4_module():
+    rejects("6.4", lambda hidden, n_out, low, high: (lambda h: torch.zeros(len(h), n_out)),
+            says=("expected an nn.Module",))
+
+
+@breaks_rule("6.4", "dtype")
+def test_rule_6_4_dtype():
+    class Double(Squash):
+        def forward(self, h):
+            return super().forward(h).double()
+    rejects("6.4", Double, says=("changed the dtype", "torch.float64"))
+
+
+@breaks_rule("6.4", "in-range")
+def test_rule_6_4_in_range():
+    class OneSidedOpen(Squash):       # a lower bound only, handled as no bound at all
+        def forward(self, h):
+            if math.isinf(self.high) and math.isfinite(self.low):
+                return self.fc(h)
+            return super().forward(h)
+    rejects("6.4", OneSidedOpen, says=("outside [low, high]", "low=0.0, high=inf", "values below low"))
+
+
+@breaks_rule("6.4", "reconstruct")
+def test_rule_6_4_reconstruct():
+    rejects("6.4", ReluOnReals, says=("reconstruction error", "outputs stay between 0 and", "reach from -2.85"))
+
+    class Clamped(Squash):            # in range, able to reach every value, but no gradient outside it
+        def forward(self, h):
+            return torch.clamp(self.fc(h), self.low, self.high)
+    rejects("6.4", Clamped, says=("reconstruction error", "can produce the data's values", "pass no gradient"))
+
+
+@breaks_rule("6.4", "time-limit")
+def test_rule_6_4_time_limit():
+    rejects_in_time("6.4", slow(Squash))
+
+
+@breaks_rule("6.5", "value")
+def test_rule_6_5_value():
+    rejects("6.5", lambda c, a, d: (c * (1 + a * a) / 2) ** (d - 1), says=("SQUARED norms",))
+
+
+@breaks_rule("6.5", "number")
+def test_rule_6_5_number():
+    rejects("6.5", lambda c, a, d: str(ratio(c, a, d)), says=("expected a number", "str"))
+    rejects("6.5", lambda c, a, d: np.array([ratio(c, a, d), 0.0]), says=("expected a number",))
+
+
+@breaks_rule("6.5", "time-limit")
+def test_rule_6_5_time_limit():
+    rejects_in_time("6.5", slow(ratio))
+
+
+_good = lambda x: math.sqrt(6) * torch.relu(x)   # noqa: E731
+
+
+@breaks_rule("6.6", "gain")
+def test_rule_6_6_gain():
+    rejects("6.6", torch.relu, 0.05, says=("does not survive", "0.17"))
+
+
+@breaks_rule("6.6", "trains")
+def test_rule_6_6_trains():
+    rejects("6.6", _good, 0.05, says=("does not train", "c^2"))
+
+
+@breaks_rule("6.6", "shape-dtype")
+def test_rule_6_6_shape_dtype():
+    rejects("6.6", lambda x: _good(x).unsqueeze(0), 0.01, says=("float tensor of its input's shape",))
+    rejects("6.6", lambda x: _good(x).long(), 0.01, says=("float tensor of its input's shape",))
+
+
+@breaks_rule("6.6", "elementwise")
+def test_rule_6_6_elementwise():
+    rejects("6.6", lambda x: _good(x) * (1 + 1e-3 * x.mean()), 0.01, says=("not elementwise",))
+
+
+@breaks_rule("6.6", "finite")
+def test_rule_6_6_finite():
+    rejects("6.6", lambda x: torch.where(x > 2.9, torch.full_like(x, math.inf), _good(x)), 0.01, says=("NaN or infinite",))
+
+
+@breaks_rule("6.6", "not-linear")
+def test_rule_6_6_not_linear():
+    rejects("6.6", lambda x: 2.45 * x + 0.1, 0.01, says=("linear",))
+
+
+@breaks_rule("6.6", "no-inplace")
+def test_rule_6_6_no_inplace():
+    rejects("6.6", lambda x: x.relu_().mul_(math.sqrt(6)), 0.01, says=("in place",))
+
+
+@breaks_rule("6.6", "lr-positive")
+def test_rule_6_6_lr_positive():
+    rejects("6.6", _good, 0.0, says=("positive number",))
+
+
+@breaks_rule("6.6", "time-limit")
+def test_rule_6_6_time_limit():
+    rejects_in_time("6.6", slow(_good), 0.01)
+
+
+def test_6_1_gives_one_hint_by_the_symptom_not_two_run_together():
+    """Issue 20, class 5: the old 6.1 joined two hints mid-sentence. Each message now carries one hint,
+    the one whose wrong formula the answer matches, or the general one."""
+    from relucourse.tooling.checks.ch06 import _factor_hint
+    known = {_factor_hint(w(0.5, 0.0), 0.5, 0.0) for w in (
+        lambda s, a: 1 + s * s * (1 + a * a), lambda s, a: 2 * s * s * (1 + a * a))}
+    assert len(known) == 2 and None not in known
+    for wrong in (lambda s, a: 1 + s * s * (1 + a * a), lambda s, a: 2 * s * s * (1 + a * a), lambda s, a: 3.0):
+        msg = rejects("6.1", wrong, says=("Hint:",))
+        assert msg.count("Hint:") == 1
+        hint = msg.split("Hint: ")[1]
+        assert hint in known or hint.startswith("follow E[x^2] through the block"), hint

@@ -22,7 +22,9 @@ EXERCISE_HEADING = re.compile(r"^##\s+Exercise\s+(\d+\.\d+)\b", re.M)
 COVERED = {
     1: ("solutions/01_activation_basics.ipynb", "tests/unit/test_checks_ch01.py"),
     2: ("solutions/02_origin_of_relu.ipynb", "tests/unit/test_checks_ch02.py"),
+    3: ("solutions/03_advantages.ipynb", "tests/unit/test_checks_ch03.py"),
     5: ("solutions/05_variants.ipynb", "tests/unit/test_checks_ch05.py"),
+    6: ("solutions/06_architectures.ipynb", "tests/unit/test_checks_ch06.py"),
 }
 
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import warnings
 
 import numpy as np
 import torch
 from torch import nn
 
 from . import exercise
-from .core import Checker, describe, type_name
+from .core import Checker, _TimeLimit, as_real, describe, timed_call, type_name
 from relucourse.arch import train_autoencoder
-from relucourse.reportcard import as_module_factory, gradient_gain, layer_gain, train_small
+from relucourse.reportcard import as_module_factory, gradient_gain, train_small
 from relucourse.sequences import BASELINE_MSE
 
 
 def _is_number(value) -> bool:
-    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))) \
-        or (isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype == torch.bool)
+    return as_real(value) is not None
 
 
 @contextlib.contextmanager
@@ -52,7 +52,7 @@ def reference_block_factor(s: float, a: float) -> float:
     return 1.0 + 2.0 * s * s * (1.0 + a * a)
 
 
-def measured_block_factor(s: float, a: float, width: int = 512, n: int = 2000, seed: int = 0) -> float:
+def measured_block_factor(s: float, a: float, width: int = 256, n: int = 1000, seed: int = 0) -> float:
     """The factor measured on fresh blocks (Gaussian input), averaged over 4 blocks."""
     gen = torch.Generator().manual_seed(seed)
     ratios = []
@@ -96,18 +96,22 @@ def check_block_factor(c: Checker, predicted_factor) -> None:
     for s, a in FACTOR_CASES:
         desc = f"predicted_factor(s={s}, a={a})"
         got = c.call(predicted_factor, s, a, desc=desc)
-        if not _is_number(got):
+        value = as_real(got)
+        if value is None or (isinstance(got, torch.Tensor) and got.requires_grad):
             c.fail(f"expected a number, but your code returned {type_name(got)}.", tried=desc, got=describe(got),
-                   hint="return the factor as a float.")
-        value = float(got.item() if isinstance(got, torch.Tensor) else got)
+                   hint="return the factor as a number (a float, or a fractions.Fraction).")
+        c.ok()
         expected = reference_block_factor(s, a)
-        measured = measured_block_factor(s, a)
-        hint = _factor_hint(value, s, a) or ("follow E[x^2] through the block: W1 (He), the leaky ReLU, "
-                                             "s W2 (He, no activation after it), then the sum with x.")
-        c.expect(math.isfinite(value) and math.isclose(value, expected, rel_tol=0.02),
-                 "the predicted factor does not match the block.", tried=desc,
-                 expected=f"{expected:.4g} (measured on this machine: {measured:.3f}; within 2 % passes)",
-                 got=f"{value:.4g}", hint=hint)
+        if not (math.isfinite(value) and math.isclose(value, expected, rel_tol=0.02)):
+            with _one_thread():   # shown only when the prediction is wrong
+                measured = measured_block_factor(s, a)
+            c.fail("the predicted factor does not match the block.", tried=desc,
+                   expected=f"{expected:.4g} (measured on this machine: {measured:.3f}; within 2 % passes)",
+                   got=f"{value:.4g}",
+                   hint=_factor_hint(value, s, a) or (
+                       "follow E[x^2] through the block: W1 (He), the leaky ReLU, s W2 (He, no activation "
+                       "after it), then the sum with x."))
+        c.ok()
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,10 +122,10 @@ def reference_clip_grad_norm(parameters, max_norm):
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
         return torch.tensor(0.0)
-    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads]))
-    coef = torch.clamp(max_norm / (total + 1e-6), max=1.0)
-    for g in grads:
-        g.detach().mul_(coef.to(g.dtype))
+    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach().double()) for g in grads]))
+    if total > max_norm:   # the statement's rule (clip_grad_norm_ also shrinks tiny norms under max_norm)
+        for g in grads:
+            g.detach().mul_(max_norm / (float(total) + 1e-6))
     return total
 
 
@@ -150,7 +154,62 @@ def _grad_cases():
         ("float64 parameters, max_norm=0.25", params([(7,), (2, 3)], 2.0, dtype=torch.float64, seed=4), 0.25),
         ("all gradients exactly zero, max_norm=1.0", params([(3, 3)], 0.0, seed=5), 1.0),
         ("max_norm=math.inf: nothing may change", params([(5, 5)], 10.0, seed=6), math.inf),
+        ("tiny gradients (norm about 1e-5) over max_norm=5e-6: the 1e-6 in the factor matters",
+         params([(4,), (2, 2)], 4e-6, seed=7), 5e-6),
+        ("tiny gradients (norm about 6e-7) under max_norm=1e-6: nothing may change",
+         exact([3 * 2.0 ** -23, 4 * 2.0 ** -23]), 1e-6),
+        ("a norm exactly equal to max_norm (5 * 2**-20): it does not exceed it, nothing may change",
+         exact([3 * 2.0 ** -20, 4 * 2.0 ** -20]), 5 * 2.0 ** -20),
+        ("every parameter frozen (all .grad None): nothing to clip, the norm is 0",
+         params([(3,), (2, 2)], 1.0, none_at=(0, 1), seed=8), 1.0),
     ]
+
+
+def exact(values):
+    """One parameter whose gradient holds ``values`` (chosen so that its norm is exact in float32)."""
+    def make():
+        p = nn.Parameter(torch.zeros(len(values)))
+        p.grad = torch.tensor(values, dtype=torch.float32)
+        return [p]
+    return make
+
+
+def statement_clip(params, max_norm: float) -> float:
+    """The statement's clipping: scale every gradient by max_norm / (norm + 1e-6) iff norm > max_norm
+    (unlike clip_grad_norm_, which also scales tiny gradients just below max_norm)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    total = math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads))
+    if total > max_norm:
+        for g in grads:
+            g.mul_(max_norm / (total + 1e-6))
+    return total
+
+
+@contextlib.contextmanager
+def _library_calls():
+    """Records calls of torch's clip_grad_norm_ (under any name: its helpers are patched too)."""
+    import torch.nn.utils as utils
+    import torch.nn.utils.clip_grad as cg
+
+    seen: list[str] = []
+    patched = []
+    for module in (utils, cg):
+        for name in ("clip_grad_norm_", "clip_grad_norm", "clip_grads_with_norm_", "_clip_grads_with_norm_",
+                     "get_total_norm", "_get_total_norm"):
+            original = getattr(module, name, None)
+            if original is None:
+                continue
+
+            def spy(*args, _original=original, _name=name, **kwargs):
+                seen.append(_name.lstrip("_"))
+                return _original(*args, **kwargs)
+            patched.append((module, name, original))
+            setattr(module, name, spy)
+    try:
+        yield seen
+    finally:
+        for module, name, original in patched:
+            setattr(module, name, original)
 
 
 @exercise("6.2", "Gradient clipping by global norm")
@@ -170,47 +229,55 @@ def check_clip(c: Checker, clip_grad_norm) -> None:
         else:
             mine_params, ref_params = make(), make()
             arg = mine_params
-        desc = f"clip_grad_norm(params, {max_norm}) with {story}"
+        desc = f"clip_grad_norm(params, {max_norm:.6g}) with {story}"
         before = [None if p.grad is None else p.grad.clone() for p in mine_params]
-        expected_total = torch.nn.utils.clip_grad_norm_(ref_params, max_norm)
-        got = c.call(clip_grad_norm, arg, max_norm, desc=desc)
-        if not _is_number(got):
+        expected_total = statement_clip(ref_params, max_norm)
+        with _library_calls() as seen:
+            got = c.call(clip_grad_norm, arg, max_norm, desc=desc)
+        if seen:
+            c.fail(f"your code called torch's {seen[0]}.", tried=desc,
+                   hint="the exercise is to write the clipping yourself: compute the norm from the "
+                        "gradients and scale them with p.grad.mul_(...), without torch.nn.utils' clipping.")
+        c.ok()
+        total = as_real(got)
+        if total is None or (isinstance(got, torch.Tensor) and got.requires_grad):
             c.fail(f"expected the total norm (a number or 0-d tensor), but your code returned {type_name(got)}.",
-                   tried=desc, expected=f"{float(expected_total):.6g}", got=describe(got),
-                   hint="return the global norm measured BEFORE clipping, as clip_grad_norm_ does.")
-        total = float(got.item() if isinstance(got, torch.Tensor) else got)
-        if not math.isclose(total, float(expected_total), rel_tol=1e-5, abs_tol=1e-8):
+                   tried=desc, expected=f"{expected_total:.6g}", got=describe(got),
+                   hint="return the global norm measured BEFORE clipping.")
+        if not math.isclose(total, expected_total, rel_tol=1e-5, abs_tol=1e-12):
             hint = "the global norm is sqrt(sum over all gradients of the sum of their squares)."
             after = math.sqrt(sum(float(p.grad.double().pow(2).sum()) for p in mine_params if p.grad is not None))
-            if math.isclose(total, after, rel_tol=1e-5) and not math.isclose(after, float(expected_total), rel_tol=1e-5):
-                hint = "return the norm measured BEFORE clipping (as clip_grad_norm_ does), not after."
-            elif math.isclose(total, float(expected_total) ** 2, rel_tol=1e-4):
+            if math.isclose(total, after, rel_tol=1e-5) and not math.isclose(after, expected_total, rel_tol=1e-5):
+                hint = "return the norm measured BEFORE clipping, not after."
+            elif expected_total > 0 and math.isclose(total, expected_total ** 2, rel_tol=1e-4):
                 hint = "take the square root of the sum of squares."
-            c.fail("wrong total norm returned.", tried=desc, expected=f"{float(expected_total):.6g}",
+            c.fail("wrong total norm returned.", tried=desc, expected=f"{expected_total:.6g}",
                    got=f"{total:.6g}", hint=hint)
         c.ok()
         for i, (p, r, b) in enumerate(zip(mine_params, ref_params, before)):
             if r.grad is None:
                 c.expect(p.grad is None, "a gradient that was None is no longer None.", tried=desc,
-                         hint="skip parameters whose .grad is None.")
+                         got=describe(p.grad), hint="skip parameters whose .grad is None.")
                 continue
             if p.grad is None or p.grad.shape != r.grad.shape or p.grad.dtype != r.grad.dtype:
                 c.fail(f"parameter {i}'s gradient changed its shape, dtype or disappeared.", tried=desc,
                        expected=f"shape {tuple(r.grad.shape)}, dtype {r.grad.dtype}", got=describe(p.grad),
                        hint="scale each p.grad in place, e.g. p.grad.mul_(factor).")
-            if not torch.allclose(p.grad, r.grad, rtol=1e-5, atol=1e-9):
-                unchanged = torch.equal(p.grad, b)
-                if unchanged:
+            if not torch.allclose(p.grad.double(), r.grad.double(), rtol=1e-5, atol=0.0):
+                ratio = float(p.grad.double().norm() / b.double().norm()) if float(b.norm()) > 0 else 1.0
+                wanted = float(r.grad.double().norm() / b.double().norm()) if float(b.norm()) > 0 else 1.0
+                if torch.equal(p.grad, b):
                     hint = ("the gradients must be scaled IN PLACE (p.grad.mul_(factor)); computing scaled "
-                            "copies leaves the optimizer's gradients as they were.")
-                elif float(expected_total) <= max_norm:
-                    hint = "when the total norm is at most max_norm, leave the gradients unchanged (factor 1)."
+                            "copies, or rebinding p.grad, leaves the optimizer's gradients as they were.")
+                elif expected_total <= max_norm:
+                    hint = ("the total norm does not exceed max_norm here: leave the gradients unchanged "
+                            "(factor 1).")
                 else:
-                    hint = ("scale EVERY gradient by the same factor max_norm / total_norm, where total_norm "
-                            "is the norm of all gradients together, not of each tensor on its own.")
+                    hint = ("scale EVERY gradient by the same factor max_norm / (total_norm + 1e-6), where "
+                            "total_norm is the norm of all gradients together, not of each tensor on its own.")
                 c.fail(f"parameter {i}'s gradient is wrong after clipping.", tried=desc,
-                       expected=f"norm {float(r.grad.norm()):.6g}", got=f"norm {float(p.grad.norm()):.6g}",
-                       hint=hint)
+                       expected=f"scaled by {wanted:.6g} (norm {float(r.grad.norm()):.6g})",
+                       got=f"scaled by {ratio:.6g} (norm {float(p.grad.norm()):.6g})", hint=hint)
             c.ok()
 
 
@@ -223,7 +290,13 @@ def check_adding(c: Checker, adding_problem, baseline) -> None:
     c.require_callable(adding_problem, "adding_problem")
     for n, T, seed in [(200, 10, 0), (5, 2, 1), (64, 31, 2), (3000, 50, 3)]:
         desc = f"X, y = adding_problem({n}, {T}, seed={seed})"
+        torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()[1].copy()
         got = c.call(adding_problem, n, T, seed, desc=desc)
+        c.expect(torch.equal(torch.get_rng_state(), torch_state)
+                 and np.array_equal(np.random.get_state()[1], numpy_state),
+                 "your code changed the global random state.", tried=desc,
+                 hint="draw every random number from a torch.Generator().manual_seed(seed) (passed as "
+                      "generator=...), not from torch.manual_seed or the global torch.rand / np.random.")
         if not (isinstance(got, (tuple, list)) and len(got) == 2
                 and all(isinstance(t, torch.Tensor) for t in got)):
             c.fail("expected a pair of tensors (X, y).", tried=desc, got=describe(got),
@@ -350,6 +423,41 @@ def _reference_mse(story: str) -> float:
     return train_autoencoder(_Range(32, 64, low, high), X)[0]
 
 
+#: Ranges checked for rule 1 (outputs inside [low, high]) without training: one infinite bound,
+#: a lower bound that is not 0.
+RANGE_ONLY = [(0.0, math.inf), (-math.inf, 0.0), (-5.0, math.inf), (-math.inf, 3.0), (1.0, 4.0), (-2.0, -0.5)]
+
+
+def _expect_in_range(c: Checker, layer, low: float, high: float, desc: str) -> tuple[float, float]:
+    """Rule 1 on large hidden vectors; returns the smallest and largest output seen."""
+    big = 100 * torch.randn(200, 32, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        wide = c.call(layer, big, desc=f"layer(h) for 200 hidden vectors with entries up to about 300, {desc}")
+    if not isinstance(wide, torch.Tensor) or tuple(wide.shape) != (200, 64):
+        c.fail("the output layer must map (batch, 32) to (batch, 64).", tried=desc, got=describe(wide),
+               hint="start with nn.Linear(hidden, n_out).")
+    c.expect(wide.dtype == big.dtype, "the output layer changed the dtype of its input.", tried=desc,
+             expected=f"dtype {big.dtype}", got=f"dtype {wide.dtype}",
+             hint="keep the computation in the input's dtype (no .double() or torch.float64 constants).")
+    finite = bool(torch.isfinite(wide).all())
+    lo_ok = not math.isfinite(low) or float(wide.min()) >= low - 1e-6
+    hi_ok = not math.isfinite(high) or float(wide.max()) <= high + 1e-6
+    side = [] if finite else ["NaN or infinite values"]
+    if finite and not lo_ok:
+        side.append(f"values below low = {low}")
+    if finite and not hi_ok:
+        side.append(f"values above high = {high}")
+    c.expect(finite and lo_ok and hi_ok, "the output layer produces values outside [low, high].",
+             tried=f"layer(h) for large hidden vectors, with {desc}",
+             expected=f"every output in [{low}, {high}]",
+             got=(f"outputs from {float(wide.min()):.4g} to {float(wide.max()):.4g}" if finite
+                  else describe(wide[~torch.isfinite(wide)][:4])) + f" ({', '.join(side)})",
+             hint=("the data never leave [low, high], so neither may the reconstruction: squash a linear map "
+                   "into the range where both bounds are finite, keep the side of an infinite bound open, "
+                   "and make a finite bound one that no input can cross."))
+    return float(wide.min()), float(wide.max())
+
+
 @exercise("6.4", "An autoencoder output layer for the data's range", time_limit_s=5.0)
 def check_output_layer(c: Checker, output_layer) -> None:
     with _one_thread():
@@ -361,6 +469,11 @@ def _check_output_layer(c: Checker, output_layer) -> None:
         c.ok()   # an nn.Module class works too
     else:
         c.require_callable(output_layer, "output_layer")
+    for low, high in RANGE_ONLY:
+        desc = f"output_layer(32, 64, low={low}, high={high})"
+        torch.manual_seed(0)
+        layer = _module(c, c.call(output_layer, 32, 64, low, high, desc=desc), desc, "the output layer")
+        _expect_in_range(c, layer, low, high, desc)
     for story, X, low, high in _digit_versions():
         scale = float(X.var())
         desc = f"output_layer(32, 64, low={low}, high={high}) for {story}"
@@ -373,20 +486,7 @@ def _check_output_layer(c: Checker, output_layer) -> None:
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (5, 64):
             c.fail("the output layer must map (batch, 32) to (batch, 64).", tried=desc, got=describe(out),
                    hint="start with nn.Linear(hidden, n_out).")
-        c.ok()
-        big = 100 * torch.randn(200, 32, generator=torch.Generator().manual_seed(3))
-        with torch.no_grad():
-            wide = c.call(layer, big, desc=f"layer(h) for 200 hidden vectors with entries up to about 300, {desc}")
-        lo_ok = not math.isfinite(low) or float(wide.min()) >= low - 1e-6
-        hi_ok = not math.isfinite(high) or float(wide.max()) <= high + 1e-6
-        c.expect(bool(torch.isfinite(wide).all()) and lo_ok and hi_ok,
-                 "the output layer produces values outside [low, high].",
-                 tried=f"layer(h) for large hidden vectors, with {desc}",
-                 expected=f"every output in [{low}, {high}]",
-                 got=f"outputs from {float(wide.min()):.4g} to {float(wide.max()):.4g}",
-                 hint=("the data never leave [low, high], so neither may the reconstruction: squash a linear map "
-                       "into the range (low + (high - low) * sigmoid(z) for finite bounds; leave a side "
-                       "unbounded where the bound is infinite)."))
+        reach = _expect_in_range(c, layer, low, high, desc)
         reference = _reference_mse(story)
         try:
             mse = train_autoencoder(layer, X)[0]
@@ -394,67 +494,127 @@ def _check_output_layer(c: Checker, output_layer) -> None:
             c.fail("training the autoencoder with your output layer raised an error.", tried=desc,
                    got=f"{type(err).__name__}: {err}")
         limit = 1.25 * reference + 0.01 * scale
-        hint = ("the output layer must be able to produce every value the data takes: a ReLU cannot "
-                "output negatives, a plain sigmoid stays in (0, 1); a squashing function must be rescaled to "
-                "[low, high], and an infinite bound needs an unbounded side.")
+        data_lo, data_hi = float(X.min()), float(X.max())
+        margin = 0.05 * (data_hi - data_lo)
+        if reach[0] > data_lo + margin or reach[1] < data_hi - margin:
+            hint = (f"even for large hidden vectors your layer's outputs stay between {reach[0]:.3g} and "
+                    f"{reach[1]:.3g}, but these data reach from {data_lo:.3g} to {data_hi:.3g}: the layer must be "
+                    "able to produce every value the data take.")
+        else:
+            hint = ("your layer can produce the data's values, but the autoencoder does not learn to: look for "
+                    "parts of the output that pass no gradient (a clamp, a ReLU or a saturated squashing "
+                    "function over much of the data's range).")
         c.expect(math.isfinite(mse) and mse <= limit, "the reconstruction error is too large.", tried=desc,
                  expected=f"MSE at most {limit:.4g} (a reference layer reaches {reference:.4g})",
                  got=f"MSE {mse:.4g}", hint=hint)
 
 
 # --------------------------------------------------------------------------------------------
-# 6.5 The gain per layer, fitted (the course's one meaning: the factor on the SQUARED norm)
+# 6.5 Predict, then measure: how far the backward signal fades (the gain: factor on the SQUARED norm)
 # --------------------------------------------------------------------------------------------
 
-@exercise("6.5", "The backward signal's gain per layer")
-def check_fitted_gain(c: Checker, gain_fn) -> None:
-    c.require_callable(gain_fn, "fitted_gain")
-    rng = np.random.default_rng(5)
-    noisy = list(0.01 * 1.3 ** np.arange(12) * np.exp(rng.normal(0, 0.3, 12)))
-    cases = [
-        ([8.0, 4.0, 2.0, 1.0], "norms that halve at every layer towards the output"),
-        ([1.0, 1.0, 1.0, 1.0, 1.0], "a flat profile"),
-        (list(1e-6 * 10.0 ** np.arange(7)), "norms that grow by 10 per layer towards the output"),
-        (noisy, "12 noisy norms"),
-        ([0.3, 0.6], "two layers"),
-        (np.array([2.0, 1.5, 1.2, 1.0, 0.5]), "a NumPy array"),
-        (torch.tensor([1e-3, 1e-2, 5e-2, 1e-1]), "a torch tensor"),
-        ([1.0, 0.0, 0.5], "a zero norm (the signal died): the answer is nan"),
-        ([1.0, math.inf, 0.5], "an infinite norm (the signal overflowed): the answer is nan"),
+def reference_gain(c: float, a: float) -> float:
+    """The course's gain per layer (glossary): the factor on the SQUARED norm of the backward signal,
+    fan_in * Var(w) * E[phi'(z)^2] = c * (1 + a^2) / 2 for a leaky ReLU of slope a (z symmetric)."""
+    return c * (1.0 + a * a) / 2.0
+
+
+def reference_norm_ratio(c: float, a: float, depth: int) -> float:
+    """||delta_1|| / ||delta_depth||: depth - 1 layers, each multiplying the squared norm by the gain."""
+    return reference_gain(c, a) ** ((depth - 1) / 2)
+
+
+def measured_norm_ratio(c: float, a: float, depth: int, width: int = 256, n: int = 64,
+                        seeds: tuple[int, ...] = (0, 1, 2)) -> float:
+    """The ratio measured on fresh bias-free leaky-ReLU MLPs (Var(w) = c / fan_in), one backward pass
+    of a random linear loss per seed, averaged in log space over ``seeds``."""
+    logs = []
+    for seed in seeds:
+        gen = torch.Generator().manual_seed(seed)
+        h = torch.randn(n, width, generator=gen, dtype=torch.float32)
+        zs = []
+        for _ in range(depth):
+            w = torch.randn(width, width, generator=gen, dtype=torch.float32) * math.sqrt(c / width)
+            z = (h @ w.T).requires_grad_(True)
+            zs.append(z)
+            h = nn.functional.leaky_relu(z, a)
+        loss = (h * torch.randn(n, width, generator=gen, dtype=torch.float32)).sum()
+        grads = torch.autograd.grad(loss, [zs[0], zs[-1]])
+        logs.append(math.log(float(grads[0].norm())) - math.log(float(grads[1].norm())))
+    return math.exp(sum(logs) / len(logs))
+
+
+#: (c, a, depth): weight variance c / fan_in, the leaky ReLU's negative slope, the hidden layers.
+RATIO_CASES = [(1 / 3, 0.0, 10), (2.0, 0.0, 20), (1.0, 0.5, 7), (2.0, 0.3, 12), (0.5, 1.0, 4),
+               (3.0, 0.0, 1), (1.0, 0.1, 30), (0.8, 2.0, 5), (1.5, 0.2, 2)]
+
+
+def _ratio_hint(value: float, c: float, a: float, depth: int, probe) -> str | None:
+    """The mistake a wrong prediction shows, when it matches one (and the right answer does not).
+    ``probe(c, a, depth)`` is the learner's prediction for other arguments (None if it fails): a
+    hint that says the prediction ignores c or a is given only when it does."""
+    g, steps = reference_gain(c, a), depth - 1
+    right = reference_norm_ratio(c, a, depth)
+
+    def same(x, y):
+        return x is not None and math.isclose(x, y, rel_tol=1e-6)
+    if steps > 0 and same(probe(1.7 * c, a, depth), value) and not same(reference_norm_ratio(1.7 * c, a, depth), right):
+        return ("your prediction does not change with c: each layer's weights have variance c / fan_in, "
+                "and that scales every step.")
+    if steps > 0 and same(probe(c, a + 0.5, depth), value):
+        return ("your prediction does not change with a: the leaky ReLU's negative side passes the "
+                "backward signal too, multiplied by a.")
+    wrong = [
+        (g ** steps, "that is the ratio of the SQUARED norms (the gain is a factor on the squared norm); "
+                     "the question asks for the ratio of the norms."),
+        (g ** (depth / 2), "hidden layer 1 and hidden layer `depth` are depth - 1 layers apart, not depth."),
+        (g ** ((depth + 1) / 2), "hidden layer 1 and hidden layer `depth` are depth - 1 layers apart."),
+        (g ** (-steps / 2), "delta_1 is on the INPUT side: with a gain below 1 it is the smaller of the two, "
+                            "so the ratio is below 1 (and above 1 when the gain is above 1)."),
+        ((c * (1 + a) / 2) ** (steps / 2), "the factor is the mean of phi'(z)^2, not of phi'(z): "
+                                           "on the negative side phi'(z)^2 = a^2."),
+        ((c * (1 + a * a)) ** (steps / 2), "about half of the pre-activations are negative (z is symmetric "
+                                           "around 0): average phi'(z)^2 over both sides."),
     ]
-    for norms, story in cases:
-        shown = describe(norms) if not isinstance(norms, list) else describe([round(float(v), 6) for v in norms])
-        desc = f"fitted_gain({shown})  # {story}"
-        expected = layer_gain(norms)
-        got = c.call(gain_fn, norms, desc=desc, allow_warnings=True)
-        if not _is_number(got):
-            c.fail(f"expected a number, but your code returned {type_name(got)}.", tried=desc,
-                   expected=repr(expected), got=describe(got), hint="return a float.")
-        value = float(got.item() if isinstance(got, torch.Tensor) else got)
-        if math.isnan(expected):
-            c.expect(math.isnan(value), "a zero or non-finite norm has no logarithm: return math.nan.", tried=desc,
-                     expected="nan", got=repr(value), hint="return math.nan when any norm is <= 0 or not finite.")
-            continue
-        hint = ("fit a line to log(norm ** 2) against the layer index (np.polyfit(..., 1)) and return "
-                "exp(-slope).")
-        vals = np.asarray([float(v) for v in norms])
-        idx = np.arange(len(vals))
-        slope2 = np.polyfit(idx, 2 * np.log(vals), 1)[0]
-        slope1 = slope2 / 2
-        if math.isclose(value, math.exp(-slope1), rel_tol=1e-6) and abs(slope1) > 1e-9:
-            hint = ("that is the factor on the norm; the course's gain (glossary, chapter 3) is the factor on "
-                    "the SQUARED norm: fit log(norm ** 2), or square your answer.")
-        elif math.isclose(value, math.exp(slope2), rel_tol=1e-6) and abs(slope2) > 1e-9:
-            hint = ("the gain is measured towards the INPUT (layer 1 is the input side): exp(-slope), "
-                    "not exp(slope).")
-        elif math.isclose(value, -slope2, rel_tol=1e-6) or math.isclose(value, slope2, rel_tol=1e-6):
-            hint = "that is the slope of log(norm ** 2); the gain is exp(-slope)."
-        elif math.isclose(value, (vals[0] / vals[-1]) ** (2 / (len(vals) - 1)), rel_tol=1e-6) and len(vals) > 2:
-            hint = "that uses only the first and last norm; fit a line through ALL of them (least squares)."
-        elif math.isclose(value, math.exp(-np.polyfit(idx, 2 * np.log10(vals), 1)[0]), rel_tol=1e-6):
-            hint = "mixing log10 and exp: use the natural log with exp (or log10 with 10 ** ...)."
-        c.expect(math.isclose(value, expected, rel_tol=1e-6), "wrong gain.", tried=desc,
-                 expected=f"{expected:.6g}", got=f"{value:.6g}", hint=hint)
+    for wrong_value, hint in wrong:
+        if math.isclose(value, wrong_value, rel_tol=1e-3) and not math.isclose(wrong_value, right, rel_tol=1e-3):
+            return hint
+    return None
+
+
+def _probe(fn, *args):
+    """The learner's number for other arguments, or None when that call fails (used to choose a hint)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return as_real(timed_call(fn, args, {}, 2.0))
+    except (Exception, _TimeLimit):   # the learner's code may raise anything; the hint then says nothing about it
+        return None
+
+
+@exercise("6.5", "Predict, then measure: how far the backward signal fades")
+def check_norm_ratio(c: Checker, predicted_ratio) -> None:
+    c.require_callable(predicted_ratio, "predicted_ratio")
+    for cv, a, depth in RATIO_CASES:
+        desc = f"predicted_ratio(c={cv:.6g}, a={a}, depth={depth})"
+        got = c.call(predicted_ratio, cv, a, depth, desc=desc)
+        value = as_real(got)
+        if value is None or (isinstance(got, torch.Tensor) and got.requires_grad):
+            c.fail(f"expected a number, but your code returned {type_name(got)}.", tried=desc, got=describe(got),
+                   hint="return the ratio as a number (a float, or a fractions.Fraction).")
+        c.ok()
+        expected = reference_norm_ratio(cv, a, depth)
+        if not (math.isfinite(value) and math.isclose(value, expected, rel_tol=0.01)):
+            with _one_thread():
+                measured = measured_norm_ratio(cv, a, depth)
+            c.fail("the predicted ratio does not match the network.", tried=desc,
+                   expected=f"{expected:.4g} (measured on this machine: {measured:.4g}; within 1 % passes)",
+                   got=f"{value:.4g}",
+                   hint=_ratio_hint(value, cv, a, depth, functools.partial(_probe, predicted_ratio)) or (
+                       "follow the squared norm of the backward signal back through one layer (the weights' "
+                       "variance, then the leaky ReLU's slope on each side), then over the layers between "
+                       "hidden layer 1 and hidden layer `depth`; compare norms, not squared norms."))
+        c.ok()
 
 
 # --------------------------------------------------------------------------------------------
