@@ -13,6 +13,8 @@ from conftest import not_attempted, passes, rejects, stub
 from relucourse import variants
 from relucourse.tooling.checks import ch05
 
+torch.set_num_threads(1)  # small tensors: one thread is fastest, and a loaded machine does not stall
+
 
 def forever(*args, **kwargs):
     while True:
@@ -64,7 +66,8 @@ def test_5_1_rejects_wrong_answers():
     rejects("5.1", "mean", closest_with(mean_quadrature), says=("expected a function `mean_on_normal`",))
     rejects("5.1", mean_quadrature, None, says=("expected a function `closest_to_zero`",))
     # a uniform sample instead of a normal one
-    rejects("5.1", lambda f: f(torch.rand(10**6, dtype=torch.float64)).mean().item(),
+    rejects("5.1", lambda f: f(torch.rand(10**6, dtype=torch.float64,
+                                          generator=torch.Generator().manual_seed(0))).mean().item(),
             closest_with(mean_quadrature), says=("wrong value", "torch.rand"))
     # far too few samples: noisy
     rejects("5.1", lambda f: f(torch.randn(50, generator=torch.Generator().manual_seed(0))).mean().item(),
@@ -81,11 +84,9 @@ def test_5_1_rejects_wrong_answers():
     rejects("5.1", mean_quadrature, lambda fs: max(fs, key=lambda k: abs(mean_quadrature(fs[k]))),
             says=("wrong answer",))
 
-    def destroys(fs):
-        name = closest_with(mean_quadrature)(fs)
-        fs.clear()
-        return name
-    passes("5.1", mean_quadrature, destroys)  # the check hands over a copy: the learner's dict is theirs
+    # the global generator, seeded or not: the caller's random state changes
+    rejects("5.1", lambda f: f(torch.randn(10**6, dtype=torch.float64)).mean().item(),
+            closest_with(mean_quadrature), says=("global random state", "generator="))
 
 
 # -- 5.2 plan a paired comparison ---------------------------------------------------------------
@@ -95,9 +96,15 @@ def _diff_sd(a, b):
 
 
 def plan_normal(a, b, effect):
-    """The normal approximation, plus one seed for the t-distribution."""
+    """The normal approximation as a start, then seeds added until the exact t power reaches 80 %."""
+    from scipy.stats import nct, t
     sd = _diff_sd(a, b)
-    return math.ceil(((norm.ppf(0.975) + norm.ppf(0.8)) * sd / effect) ** 2) + 1
+    n = max(2, math.ceil(((norm.ppf(0.975) + norm.ppf(0.8)) * sd / effect) ** 2))
+    power = lambda n: (nct.sf(t.ppf(0.975, n - 1), n - 1, effect * math.sqrt(n) / sd)
+                       + nct.cdf(-t.ppf(0.975, n - 1), n - 1, effect * math.sqrt(n) / sd))
+    while power(n) < 0.8:
+        n += 1
+    return n
 
 
 def plan_t_search(a, b, effect):
@@ -123,17 +130,21 @@ def plan_simulation(a, b, effect):
             return np.int64(n)
 
 
-def plan_ninety(a, b, effect):
-    """Planning for 90 % power is a defensible, more careful choice."""
-    sd = _diff_sd(a, b)
-    return math.ceil(((norm.ppf(0.975) + norm.ppf(0.9)) * sd / effect) ** 2)
+def plan_vectorised(a, b, effect):
+    """Every candidate n at once (NumPy arrays, the first n whose power reaches 80 %), a NumPy int."""
+    from scipy.stats import nct, t
+    sd = np.std(np.array(a) - np.array(b), ddof=1)
+    n = np.arange(2, 2000)
+    crit = t.ppf(0.975, n - 1)
+    power = nct.sf(crit, n - 1, effect * np.sqrt(n) / sd) + nct.cdf(-crit, n - 1, effect * np.sqrt(n) / sd)
+    return n[np.argmax(power >= 0.8)]
 
 
 def test_5_2_accepts_correct_forms():
     passes("5.2", plan_normal)
     passes("5.2", plan_t_search)
     passes("5.2", plan_simulation)
-    passes("5.2", plan_ninety)
+    passes("5.2", plan_vectorised)
     passes("5.2", ch05.reference_plan_seeds)
 
 
@@ -178,6 +189,10 @@ def test_5_2_rejects_wrong_answers():
         a.sort()
         return plan_t_search(a, b, effect)
     rejects("5.2", sorts_in_place, says=("modified its input",))
+
+    def normal_approximation(a, b, effect):   # no t correction: far short when few seeds suffice
+        return math.ceil(((norm.ppf(0.975) + norm.ppf(0.8)) * _diff_sd(a, b) / effect) ** 2) + 1
+    rejects("5.2", normal_approximation, says=("too few seeds", "normal approximation", "nct"))
 
     rejects("5.2", lambda a, b, e: True, says=("whole number",))
     rejects("5.2", lambda a, b, e: 1, says=("out of range",))
@@ -397,7 +412,13 @@ def gain_quad():
 
 def gain_sample():
     z = torch.randn(10**7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    return torch.tensor(1.0) / F.gelu(z).square().mean()
+    return (1 / F.gelu(z).square().mean()).item()
+
+
+def gain_fraction():
+    """An exact number: fractions.Fraction of the quadrature's value."""
+    from fractions import Fraction
+    return Fraction(gain_quad()).limit_denominator(10**9)
 
 
 def gain_closed_form():
@@ -409,6 +430,7 @@ def test_5_6_accepts_correct_forms():
     passes("5.6", gain_quad)
     passes("5.6", gain_sample)
     passes("5.6", gain_closed_form)
+    passes("5.6", gain_fraction)
     passes("5.6", ch05.reference_gelu_gain)
 
 
@@ -435,3 +457,273 @@ def test_5_6_rejects_wrong_answers():
         z = torch.randn(1000, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
         return (1 / F.gelu(z).square().mean()).item()
     rejects("5.6", small_sample, says=("wrong value",))
+
+
+# -- every stated rule, broken alone (tests/unit/test_rules.py counts these) ----------------------
+
+from rulebook import breaks_rule, rejects_in_time, slow  # noqa: E402
+
+CLOSEST = closest_with(mean_quadrature)
+
+
+@breaks_rule("5.1", "number")
+def test_rule_5_1_number():
+    rejects("5.1", lambda f: f"{mean_quadrature(f):.4f}", CLOSEST, says=("expected a number", "str"))
+
+
+@breaks_rule("5.1", "accuracy")
+def test_rule_5_1_accuracy():
+    def few_samples(f):  # its own generator, but 2,000 values: off by more than 5e-3
+        z = torch.randn(2000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        return f(z).mean().item()
+    rejects("5.1", few_samples, CLOSEST, says=("wrong value", "within 0.005"))
+
+
+@breaks_rule("5.1", "same-value")
+def test_rule_5_1_same_value():
+    def fresh_seed_each_call(f):  # a generator of its own, seeded from the clock: another sample each call
+        gen = torch.Generator()
+        gen.seed()
+        return f(torch.randn(10**6, generator=gen, dtype=torch.float64)).mean().item()
+    rejects("5.1", fresh_seed_each_call, CLOSEST, says=("two calls with the same f gave different values",
+                                                        "manual_seed(0)"))
+
+
+@breaks_rule("5.1", "global-rng-untouched")
+def test_rule_5_1_global_rng_untouched():
+    def reseeds_global(f):  # the same value every call, but the caller's random state is reset
+        torch.manual_seed(0)
+        return f(torch.randn(10**6, dtype=torch.float64)).mean().item()
+    msg = rejects("5.1", reseeds_global, CLOSEST, says=("global random state", "generator of your own"))
+    assert "wrong value" not in msg
+
+    def numpy_global(f):
+        np.random.seed(0)
+        return f(torch.from_numpy(np.random.standard_normal(10**6))).mean().item()
+    rejects("5.1", numpy_global, CLOSEST, says=("global random state",))
+
+
+@breaks_rule("5.1", "name")
+def test_rule_5_1_name():
+    rejects("5.1", mean_quadrature, lambda fs: fs[CLOSEST(fs)], says=("wrong answer", "NAME"))
+
+
+@breaks_rule("5.1", "abs")
+def test_rule_5_1_abs():
+    rejects("5.1", mean_quadrature, lambda fs: min(fs, key=lambda k: mean_quadrature(fs[k])),
+            says=("smallest |mean|",))
+
+
+@breaks_rule("5.1", "dict-unchanged")
+def test_rule_5_1_dict_unchanged():
+    def empties_it(fs):
+        name = CLOSEST(fs)
+        fs.clear()
+        return name
+    rejects("5.1", mean_quadrature, empties_it, says=("modified the dict it was given", "keys []"))
+
+    def overwrites_values(fs):  # replaces each function by its mean
+        for k, f in fs.items():
+            fs[k] = abs(mean_quadrature(f))
+        return min(fs, key=fs.get)
+    rejects("5.1", mean_quadrature, overwrites_values, says=("modified the dict", "another value"))
+
+
+@breaks_rule("5.1", "time-limit")
+def test_rule_5_1_time_limit():
+    rejects_in_time("5.1", slow(mean_quadrature), CLOSEST)
+
+
+@breaks_rule("5.2", "int")
+def test_rule_5_2_int():
+    rejects("5.2", lambda a, b, e: float(plan_t_search(a, b, e)), says=("whole number", "float"))
+
+
+@breaks_rule("5.2", "paired")
+def test_rule_5_2_paired():
+    def unpaired(a, b, effect):  # the exact t search, but with the two losses' own spreads
+        return _t_search_sd(math.sqrt(np.var(a, ddof=1) + np.var(b, ddof=1)), effect)
+    rejects("5.2", unpaired, says=("more seeds than", "unpaired"))
+
+
+def _t_search_sd(sd, effect):
+    return ch05._smallest_n(sd, effect)
+
+
+@breaks_rule("5.2", "sample-sd")
+def test_rule_5_2_sample_sd():
+    rejects("5.2", lambda a, b, e: _t_search_sd(float(np.std(np.subtract(a, b))), e),
+            says=("too few seeds", "ddof=0"))
+
+
+@breaks_rule("5.2", "enough")
+def test_rule_5_2_enough():
+    rejects("5.2", lambda a, b, e: max(2, plan_t_search(a, b, e) * 3 // 4), says=("too few seeds",))
+
+
+@breaks_rule("5.2", "not-wasteful")
+def test_rule_5_2_not_wasteful():
+    msg = rejects("5.2", lambda a, b, e: 2 * plan_t_search(a, b, e), says=("more seeds than the comparison needs",))
+    assert "unpaired" not in msg
+
+
+@breaks_rule("5.2", "t-interval")
+def test_rule_5_2_t_interval():
+    def degrees_of_freedom_n_plus_1(a, b, effect):   # the t search with n + 1 degrees of freedom
+        from scipy.stats import nct, t
+        sd, n = _diff_sd(a, b), 2
+        while nct.sf(t.ppf(0.975, n + 1), n + 1, effect * math.sqrt(n) / sd) < 0.8:
+            n += 1
+        return n
+    rejects("5.2", degrees_of_freedom_n_plus_1, says=("too few seeds", "effect = 0.0194", "degrees of freedom"))
+
+
+@breaks_rule("5.2", "lists-unchanged")
+def test_rule_5_2_lists_unchanged():
+    def sorts_in_place(a, b, effect):
+        n = plan_t_search(a, b, effect)
+        a.sort()
+        return n
+    rejects("5.2", sorts_in_place, says=("modified its input",))
+
+
+@breaks_rule("5.2", "time-limit")
+def test_rule_5_2_time_limit():
+    rejects_in_time("5.2", slow(plan_t_search))
+
+
+@breaks_rule("5.3", "gradient")
+def test_rule_5_3_gradient():
+    def straight_through(x, alpha=1.0):   # the right values, but the gradient of x itself
+        return x + (elu_ref(x, alpha) - x).detach()
+    rejects("5.3", straight_through, mish_ref, says=("wrong value", "the gradient of elu"))
+
+
+@breaks_rule("5.3", "elu-value")
+def test_rule_5_3_elu_value():
+    rejects("5.3", lambda x, alpha=1.0: torch.where(x > 0, x, torch.expm1(x.clamp(max=0))), mish_ref,
+            says=("wrong value", "alpha=0.5"))  # ignores alpha
+
+
+@breaks_rule("5.3", "mish-value")
+def test_rule_5_3_mish_value():
+    rejects("5.3", elu_ref, lambda x: x * torch.tanh(F.softplus(x, beta=2.0)), says=("wrong value", "mish(x)"))
+
+
+@breaks_rule("5.3", "dtype-shape")
+def test_rule_5_3_dtype_shape():
+    rejects("5.3", lambda x, alpha=1.0: elu_ref(x.double(), alpha), mish_ref, says=("wrong dtype",))
+    rejects("5.3", elu_ref, lambda x: mish_ref(x).reshape(-1), says=("wrong shape",))
+
+
+@breaks_rule("5.3", "extremes")
+def test_rule_5_3_extremes():
+    rejects("5.3", elu_ref, lambda x: torch.nan_to_num(mish_ref(x), nan=0.0), says=("wrong value", "nan"))
+
+
+@breaks_rule("5.3", "finite-gradient")
+def test_rule_5_3_finite_gradient():
+    rejects("5.3", lambda x, alpha=1.0: torch.where(x > 0, x, alpha * (torch.exp(x) - 1)), mish_ref,
+            says=("the gradient of elu", "nan", "0 * inf"))
+
+
+@breaks_rule("5.3", "no-inplace")
+def test_rule_5_3_no_inplace():
+    def in_place(x, alpha=1.0):
+        y = elu_ref(x, alpha)
+        if not x.requires_grad:
+            x.zero_()
+        return y
+    rejects("5.3", in_place, mish_ref, says=("modified its input",))
+
+
+@breaks_rule("5.3", "no-builtins")
+def test_rule_5_3_no_builtins():
+    rejects("5.3", lambda x, alpha=1.0: torch.ops.aten.elu(x, alpha), mish_ref, says=("not allowed", "aten.elu", "switched off here"))
+    rejects("5.3", elu_ref, lambda x: torch.ops.aten.mish(x), says=("not allowed", "aten.mish"))
+    rejects("5.3", lambda x, alpha=1.0: torch.celu(x, alpha), mish_ref, says=("not allowed",))
+
+
+@breaks_rule("5.3", "time-limit")
+def test_rule_5_3_time_limit():
+    rejects_in_time("5.3", slow(elu_ref), mish_ref)
+
+
+@breaks_rule("5.4", "pair")
+def test_rule_5_4_pair():
+    rejects("5.4", lambda q=1.0: {"alpha": ch05.reference_selu_constants(q)[0],
+                                  "lam": ch05.reference_selu_constants(q)[1]}, says=("expected a pair",))
+
+
+@breaks_rule("5.4", "conditions")
+def test_rule_5_4_conditions():
+    def positive_side_only(q=1.0):  # lambda from E[z^2; z > 0] = q / 2 alone: sqrt(2)
+        return ch05.reference_selu_constants(q)[0], math.sqrt(2.0)
+    rejects("5.4", positive_side_only, says=("wrong lambda", "alpha is right"))
+
+
+@breaks_rule("5.4", "seven-digits")
+def test_rule_5_4_seven_digits():
+    rejects("5.4", lambda q=1.0: tuple(float(f"{v:.5g}") for v in ch05.reference_selu_constants(q)),
+            says=("wrong alpha",))
+
+
+@breaks_rule("5.4", "any-q")
+def test_rule_5_4_any_q():
+    rejects("5.4", lambda q=1.0: ch05.reference_selu_constants(1.0), says=("q = 1", "selu_constants(0.5)"))
+
+
+@breaks_rule("5.4", "time-limit")
+def test_rule_5_4_time_limit():
+    rejects_in_time("5.4", slow(ch05.reference_selu_constants))
+
+
+@breaks_rule("5.5", "sequential")
+def test_rule_5_5_sequential():
+    rejects("5.5", lambda d, w: nn.ModuleList(selu_net(lecun_normal)(d, w)), says=("nn.Sequential",))
+
+
+@breaks_rule("5.5", "depth")
+def test_rule_5_5_depth():
+    rejects("5.5", lambda d, w: selu_net(lecun_normal)(d + 1, w), says=("wrong number of blocks", "50 blocks"))
+
+
+@breaks_rule("5.5", "block")
+def test_rule_5_5_block():
+    def dropout_first(depth, width):
+        layers = list(selu_net(lecun_normal)(depth, width))
+        for i in range(0, len(layers), 3):
+            layers[i + 1], layers[i + 2] = layers[i + 2], layers[i + 1]
+        return nn.Sequential(*layers)
+    rejects("5.5", dropout_first, says=("not a stack of (Linear, SELU, dropout) blocks",))
+
+
+@breaks_rule("5.5", "rate")
+def test_rule_5_5_rate():
+    rejects("5.5", selu_net(lecun_normal, p=0.6), says=("rate is outside",))
+
+
+@breaks_rule("5.5", "normalises")
+def test_rule_5_5_normalises():
+    rejects("5.5", selu_net(he_normal), says=("did not keep mean 0", "variance 2.0"))
+
+
+@breaks_rule("5.5", "time-limit")
+def test_rule_5_5_time_limit():
+    rejects_in_time("5.5", slow(selu_net(lecun_normal)))
+
+
+@breaks_rule("5.6", "float")
+def test_rule_5_6_float():
+    rejects("5.6", lambda: torch.tensor(gain_quad()), says=("expected a plain number (a Python float)", ".item()"))
+    rejects("5.6", lambda: np.array([gain_quad()]), says=("expected a plain number",))
+
+
+@breaks_rule("5.6", "value")
+def test_rule_5_6_value():
+    rejects("5.6", lambda: gain_quad() * 1.02, says=("wrong value", "went"))
+
+
+@breaks_rule("5.6", "time-limit")
+def test_rule_5_6_time_limit():
+    rejects_in_time("5.6", slow(gain_quad))

@@ -24,6 +24,7 @@ COVERED = {
     2: ("solutions/02_origin_of_relu.ipynb", "tests/unit/test_checks_ch02.py"),
     3: ("solutions/03_advantages.ipynb", "tests/unit/test_checks_ch03.py"),
     4: ("solutions/04_dying_relu.ipynb", "tests/unit/test_checks_ch04.py"),
+    5: ("solutions/05_variants.ipynb", "tests/unit/test_checks_ch05.py"),
     6: ("solutions/06_architectures.ipynb", "tests/unit/test_checks_ch06.py"),
 }
 

@@ -9,9 +9,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from . import exercise
-from .core import Checker, describe, type_name
+from .core import Checker, as_real, describe, type_name
 from relucourse import variants
 
 # --------------------------------------------------------------------------------------------
@@ -20,7 +21,8 @@ from relucourse import variants
 
 MEAN_TOL = 5e-3
 MEAN_HINT = ("estimate E[f(z)] for z ~ N(0, 1): average f over a large standard-normal sample "
-             "(a million values or more, e.g. torch.randn(10**6)), or integrate "
+             "(a million values or more from a generator of your own, e.g. torch.randn(10**6, "
+             "generator=torch.Generator().manual_seed(0))), or integrate "
              "f(z) * exp(-z**2 / 2) / sqrt(2 pi) numerically over [-10, 10].")
 
 
@@ -55,6 +57,34 @@ def _closest_cases():
     ]
 
 
+OWN_GENERATOR_HINT = ("make a generator of your own inside the function, e.g. gen = "
+                      "torch.Generator().manual_seed(0) and torch.randn(10**6, generator=gen) (or "
+                      "np.random.default_rng(0)); torch.manual_seed, np.random.seed and torch.randn "
+                      "without generator= use the caller's global random state.")
+
+
+def _global_rng_state():
+    import random
+    return torch.get_rng_state(), np.random.get_state(), random.getstate()
+
+
+def _same_rng_state(before, after) -> bool:
+    (t0, n0, r0), (t1, n1, r1) = before, after
+    return (torch.equal(t0, t1) and r0 == r1 and n0[0] == n1[0] and np.array_equal(n0[1], n1[1])
+            and n0[2:] == n1[2:])
+
+
+def _call_mean(c: Checker, mean_on_normal, fn, desc: str):
+    """Call mean_on_normal(fn); the caller's global random state must be untouched."""
+    before = _global_rng_state()
+    got = c.call(mean_on_normal, fn, desc=desc, hint=MEAN_HINT)
+    after = _global_rng_state()
+    c.expect(_same_rng_state(before, after), "your code drew from (or reseeded) the global random state.",
+             tried=desc, expected="the caller's torch, NumPy and Python random states as they were",
+             got="the global random state changed during the call", hint=OWN_GENERATOR_HINT)
+    return got
+
+
 @exercise("5.1", "Predict, then measure: which mean output is closest to zero?", time_limit_s=20.0)
 def check_closest_to_zero(c: Checker, mean_on_normal, closest_to_zero) -> None:
     c.require_callable(mean_on_normal, "mean_on_normal")
@@ -62,17 +92,32 @@ def check_closest_to_zero(c: Checker, mean_on_normal, closest_to_zero) -> None:
     for what, fn in _mean_cases():
         desc = f"mean_on_normal(f) with f = {what}"
         expected = reference_mean_on_normal(fn)
-        got = c.call(mean_on_normal, fn, desc=desc, hint=MEAN_HINT)
+        got = _call_mean(c, mean_on_normal, fn, desc)
         hint = MEAN_HINT
         if isinstance(got, (float, int)) and not isinstance(got, bool) and what == "relu":
             if math.isclose(got, 0.5, abs_tol=MEAN_TOL):
                 hint = "0.5 is E[z] for a uniform z in [0, 1]: sample with torch.randn, not torch.rand."
         c.expect_number(got, expected, desc=desc, rtol=0, atol=MEAN_TOL,
                         hint=f"within {MEAN_TOL} of E[f(z)]; " + hint)
+        if what == "tanh":   # the same f twice: a generator made from a fixed seed gives the same value
+            again = _call_mean(c, mean_on_normal, fn, desc + ", called a second time")
+            first, second = as_real(got), as_real(again)
+            if first is not None and second is not None:
+                c.expect(first == second or (math.isnan(first) and math.isnan(second)),
+                         "two calls with the same f gave different values.", tried=desc + ", twice",
+                         expected="the same value both times (a sample from a generator seeded inside "
+                                  "the function)", got=f"{first!r}, then {second!r}", hint=OWN_GENERATOR_HINT)
     for functions, what in _closest_cases():
         desc = f"closest_to_zero(functions) with {what}: {sorted(functions)}"
         expected = reference_closest_to_zero(functions)
-        got = c.call(closest_to_zero, dict(functions), desc=desc)
+        given = dict(functions)
+        got = c.call(closest_to_zero, given, desc=desc)
+        c.expect(list(given) == list(functions) and all(given[k] is functions[k] for k in functions),
+                 "your code modified the dict it was given.", tried=desc,
+                 expected=f"the dict unchanged: keys {list(functions)}, each with its own function",
+                 got=f"keys {list(given)}" if list(given) != list(functions) else "a key now holds another value",
+                 hint="read the dict without changing it: collect the means in a new dict "
+                      "(means = {name: ... for name, f in functions.items()}).")
         hint = "return the NAME (a key of the dict) whose mean output is closest to 0 in absolute value."
         if isinstance(got, str) and got in functions:
             means = {n: reference_mean_on_normal(f) for n, f in functions.items()}
@@ -118,6 +163,18 @@ def reference_plan_seeds(pilot_a, pilot_b, effect: float) -> int:
     return n
 
 
+def _smallest_n(sd: float, effect: float) -> int:
+    n = 2
+    while plan_power(n, sd, abs(effect)) < 0.8:
+        n += 1
+    return n
+
+
+def _normal_n(sd: float, effect: float) -> int:
+    """The normal approximation's count (no t correction)."""
+    return math.ceil(((1.959963984540054 + 0.8416212335729143) * sd / abs(effect)) ** 2)
+
+
 def _pilots():
     """(pilot_a, pilot_b, effect, story): two activations' losses for the same pilot seeds. The
     seed's own effect (initialisation, data order) is large and shared by both; the per-seed
@@ -127,7 +184,13 @@ def _pilots():
     for n_pilot, seed_sd, sd, shift, effect in [(10, 0.05, 0.03, -0.03, 0.02),
                                                (8, 0.10, 0.02, 0.00, 0.01),
                                                (12, 0.04, 0.03, 0.05, 0.015),
-                                               (6, 0.08, 0.01, -0.01, 0.004)]:
+                                               (6, 0.08, 0.01, -0.01, 0.004),
+                                               # a handful of seeds: the t-interval's degrees of
+                                               # freedom decide (the normal approximation falls short)
+                                               (7, 0.06, 0.01, 0.00, 0.0194),
+                                               (6, 0.05, 0.01, 0.00, 0.025),
+                                               # an effect far above the noise: 2 seeds suffice
+                                               (8, 0.05, 0.002, 0.00, 0.03)]:
         base = 0.25 + seed_sd * rng.standard_normal(n_pilot)
         noise = rng.standard_normal(n_pilot)
         noise = (noise - noise.mean()) / noise.std(ddof=1) * sd
@@ -188,6 +251,15 @@ def check_plan_seeds(c: Checker, plan_seeds) -> None:
         if n > 2 * best and plan_power(n, unpaired_sd, effect) < 0.97:
             hint = ("your count is what an unpaired comparison would need: the seed's own effect "
                     "is shared by both activations, so work with the per-seed differences a[i] - b[i].")
+        elif power < PLAN_POWER_LOW and n == _smallest_n(float(d.std(ddof=0)), effect):
+            hint = ("your count is what the pilot's standard deviation with ddof=0 gives: that "
+                    "underestimates the spread of a small pilot; take the sample standard deviation "
+                    "(ddof=1), as the statement asks.")
+        elif power < PLAN_POWER_LOW and n <= _normal_n(sd, effect) + 1:
+            hint = ("with few seeds the t-interval is much wider than the normal approximation "
+                    "(1.96 + 0.84)^2 * s^2 / effect^2 assumes: at this n the t-distribution has only "
+                    "n - 1 degrees of freedom. Search for the smallest n whose power, from the "
+                    "non-central t-distribution (scipy.stats.nct), reaches 80 %.")
         got_text = f"{n} seeds, which detect the effect with probability {power:.2f}"
         c.expect(power >= PLAN_POWER_LOW, "too few seeds: the comparison would often miss the effect.",
                  tried=desc, expected=f"a count whose paired 95 % interval excludes 0 with probability "
@@ -221,10 +293,23 @@ def _forbid_builtins():
             saved.append((mod, name, getattr(mod, name)))
             setattr(mod, name, blocker(f"{'F' if mod is F else mod.__name__}.{name}"))
     try:
-        yield
+        with _ForbidAten():
+            yield
     finally:
         for mod, name, fn in saved:
             setattr(mod, name, fn)
+
+
+class _ForbidAten(TorchDispatchMode):
+    """The same kernels reached through any other name (torch.ops.aten.elu, F.elu_, torch.celu_, ...)
+    raise too: the mode sees every ATen operator the learner's code runs."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        base = func.name().split("::")[-1].split(".")[0].rstrip("_")
+        if base in FORBIDDEN:
+            raise RuntimeError(f"aten.{base} (what F.{base} runs) is not allowed in this exercise: build "
+                               "it from tensor operations")
+        return func(*args, **(kwargs or {}))
 
 
 EXTREME = [-1e4, -100.0, -20.0, -3.0, -1.0, -1e-3, -0.0, 0.0, 1e-8, 0.5, 2.0, 20.0, 100.0, 1e4]
@@ -234,6 +319,15 @@ ELU_HINT = ("elu(x) = x for x > 0 and alpha * (exp(x) - 1) otherwise. torch.wher
 MISH_HINT = ("mish(x) = x * tanh(softplus(x)) with softplus(x) = log(1 + exp(x)). Written naively, "
              "exp(x) overflows for large x and the gradient becomes inf / inf = NaN; use a stable "
              "softplus (F.softplus, torch.logaddexp(x, 0), or x.clamp(min=0) + log1p(exp(-|x|))).")
+
+
+def _builtin_hint(err: Exception) -> str | None:
+    """The hint when the learner's code reached a switched-off kernel (by any name)."""
+    if "is not allowed in this exercise" in str(err):
+        return ("PyTorch's ELU, CELU, SELU and Mish kernels are switched off here, under every name "
+                "(F.elu, nn.ELU, torch.ops.aten.elu, ...): write elu from torch.where and torch.expm1, "
+                "and mish from torch.tanh and F.softplus.")
+    return None
 
 
 def _grad_of(fn, x, **kw):
@@ -269,14 +363,16 @@ def _compare_fn(c: Checker, name: str, learner, reference, hint: str, alphas=(No
                     desc += f": {x.tolist()}"
                 expected, want_g = _grad_of(reference, x, **kw)
                 with _forbid_builtins():
-                    got = c.call(learner, x, desc=desc, hint=hint, expected=expected, **kw)
+                    got = c.call(learner, x, desc=desc, hint=hint, expected=expected,
+                                 raise_hint=_builtin_hint, **kw)
                 c.expect_array(got, expected.detach(), desc=desc, rtol=rtol, atol=atol, hint=hint)
                 if "NaN" in what or x.numel() == 0:
                     continue
                 gdesc = f"the gradient of {name}(x{call_kw}).sum() with x = {what}, dtype " \
                         f"{str(dtype).replace('torch.', '')}"
                 with _forbid_builtins():
-                    got_y, got_g = c.call(lambda t: _grad_of(learner, t, **kw), x, desc=gdesc, hint=hint)
+                    got_y, got_g = c.call(lambda t: _grad_of(learner, t, **kw), x, desc=gdesc, hint=hint,
+                                          raise_hint=_builtin_hint)
                 if got_g is None:
                     c.fail("no gradient flows back to x.", tried=gdesc,
                            hint="build the result from differentiable tensor operations; do not detach, "
@@ -297,6 +393,8 @@ def _compare_fn(c: Checker, name: str, learner, reference, hint: str, alphas=(No
 def check_elu_mish(c: Checker, elu, mish) -> None:
     c.require_callable(elu, "elu")
     c.require_callable(mish, "mish")
+    with _ForbidAten():   # the mode's one-time set-up (about a second) is not the learner's time
+        torch.zeros(1, requires_grad=True).exp().sum().backward()
     _compare_fn(c, "elu", elu, F.elu, ELU_HINT, alphas=(None, 0.5, 2.0))
     _compare_fn(c, "mish", mish, F.mish, MISH_HINT)
 
@@ -458,7 +556,7 @@ def reference_gelu_gain() -> float:
 
 
 @torch.no_grad()
-def gelu_second_moments(gain: float, depth: int = 10, width: int = 512, n: int = 512,
+def gelu_second_moments(gain: float, depth: int = 10, width: int = 512, n: int = 256,
                         seed: int = 1) -> list[float]:
     """Second moment of the pre-activations z of each layer of a bias-free GELU network,
     z_{l+1} = W_l gelu(z_l) with W_l ~ N(0, gain / fan_in), starting from standard-normal z_0
@@ -481,11 +579,11 @@ def check_gelu_gain(c: Checker, gelu_gain) -> None:
     expected = reference_gelu_gain()
     got = c.call(gelu_gain, desc=desc, hint=GAIN_HINT)
     hint = GAIN_HINT
-    value = None
-    if isinstance(got, (int, float, np.integer, np.floating)) and not isinstance(got, (bool, np.bool_)):
-        value = float(got)
-    elif isinstance(got, torch.Tensor) and got.numel() == 1:
-        value = float(got.item())
+    if isinstance(got, (torch.Tensor, np.ndarray)):
+        c.fail(f"expected a plain number (a Python float), but your code returned {type_name(got)}.", tried=desc,
+               expected=f"a float near {expected:.4f}", got=describe(got),
+               hint="turn a one-element tensor into a float with .item() (or float(...)).")
+    value = as_real(got)
     moments = None
     if value is not None and math.isfinite(value) and 0 < value < 100:
         moments = gelu_second_moments(value)
