@@ -19,7 +19,7 @@ NO_COMPILE := --no-compile
 NOTEBOOK_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root) \
 	$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: help install book test test-portable test-emulated grade grade-class autograder notebook exercises execute mutants clean distclean
+.PHONY: help install book test test-portable test-emulated test-mutants grade grade-class autograder notebook exercises execute mutants clean distclean
 
 help:
 	@echo "make book       build the book into _build/html (from the notebooks' stored outputs)"
@@ -72,6 +72,11 @@ test-portable: $(STAMP)
 
 test-emulated: $(STAMP)
 	env ATEN_CPU_CAPABILITY=default $(PORTABLE_TESTS)
+
+# The mutation sample (tests/unit/test_mutants.py, marked ci_stage): one equivalent and one killed
+# mutant per chapter re-run against the committed list; CI runs it after `make test`.
+test-mutants: $(STAMP)
+	$(BIN)/python -m pytest -q -n 0 -m ci_stage tests/unit/test_mutants.py
 
 # Course authors: mutate every reference solution and run its check on each mutant; a survivor must be
 # killed by a stronger check or listed as equivalent, with the reason, in tests/mutants.json.

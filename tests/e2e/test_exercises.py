@@ -1,4 +1,4 @@
-"""End to end: blank exercises, the progress report, a solved copy, and what a learner leaves behind.
+"""End to end: the progress report over what a learner leaves behind (blank, solved, wrong, broken).
 
 Every test works on exercise notebooks freshly generated from solutions/ into a temporary folder:
 exercises/ is the learner's workspace, and nothing here reads or writes it.
@@ -56,33 +56,6 @@ def stub_cell(nb, exercise_id):
                 if c.cell_type == "code" and f'NotImplementedError("Exercise {exercise_id}' in c.source)
 
 
-@pytest.fixture(scope="module")
-def blank(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("blank")
-    notebooks = write_blank(folder)
-    before = digest(notebooks)
-    result = grade(folder)
-    assert digest(notebooks) == before, "grading must not write to the learner's notebooks"
-    return notebooks, result
-
-
-def test_blank_exercises_are_all_not_attempted_and_nothing_else_fails(blank):
-    notebooks, result = blank
-    out = result.stdout
-    assert result.returncode == 1, out + result.stderr
-    for exercise_id in EXERCISES:
-        assert f"  {exercise_id:<6} not attempted" in out, out
-    assert "note:" not in out and "could not be read" not in out, out
-    assert f"Total: 0 of {len(EXERCISES)} passed, 0 failed, {len(EXERCISES)} not attempted." in out
-
-
-def test_progress_is_one_line_per_notebook_while_it_runs(blank):
-    notebooks, result = blank
-    lines = [line for line in result.stderr.splitlines() if line.startswith("graded ")]
-    assert len(lines) == len(notebooks), result.stderr
-    assert "Kernel is running over TCP" not in result.stderr, "kernel log lines leak into the report"
-
-
 #: The cell that never ends waits, without spending the CPU the other tests need; the limit per
 #: cell must leave room for the solved notebooks' slowest cell on a busy machine.
 CELL_TIMEOUT_S = 15
@@ -93,7 +66,7 @@ NEVER_ENDS = "import time\nwhile True:\n    time.sleep(0.2)"
 def mixed(tmp_path_factory):
     """One grading run over what a learner's folder may hold, each notebook checked by a test below:
     chapter 1 with a wrong 1.1 and a 1.2 cell that never ends, a solved copy of chapter 1 (Jupyter's
-    "-Copy1"), chapter 2 empty, chapter 3 cut short, and the last chapter solved."""
+    "-Copy1"), chapter 2 empty, chapter 3 cut short, the last chapter solved, the others blank."""
     folder = tmp_path_factory.mktemp("mixed")
     names = sorted(p.name for p in targets(ROOT))
     (first,) = write_blank(folder, {CHAPTER_1})
@@ -110,12 +83,33 @@ def mixed(tmp_path_factory):
     empty, truncated = folder / names[1], folder / names[2]
     empty.write_text("")
     truncated.write_text((ROOT / "solutions" / names[2]).read_text()[:500])
-    paths = [first, copy, last, empty, truncated]
+    blank = write_blank(folder, set(names[3:-1]))
+    paths = [first, copy, last, empty, truncated, *blank]
     before = digest(paths)
     result = grade(*paths, extra=("--cell-timeout", str(CELL_TIMEOUT_S)))
     assert digest(paths) == before, "grading must not write to the learner's notebooks"
     return {"first": first, "copy": copy, "last": last, "empty": empty, "truncated": truncated,
-            "result": result, "out": result.stdout}
+            "blank": blank, "paths": paths, "result": result, "out": result.stdout}
+
+
+def chapter_of(path) -> str:
+    return path.name[:2].lstrip("0")
+
+
+def test_blank_notebooks_are_all_not_attempted_and_nothing_else_fails(mixed):
+    """The chapters between the first and the last, as generated. (Every exercise's stub is
+    "not attempted" for its check: the unit tests of each chapter's checks.)"""
+    for path in mixed["blank"]:
+        rows = section(mixed["out"], path)
+        ids = [k for k in EXERCISES if k.split(".")[0] == chapter_of(path)]
+        assert rows.splitlines() == [f"  {i:<6} not attempted" for i in ids], rows
+
+
+def test_progress_is_one_line_per_notebook_while_it_runs(mixed):
+    result = mixed["result"]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("graded ")]
+    assert len(lines) == len(mixed["paths"]), result.stderr
+    assert "Kernel is running over TCP" not in result.stderr, "kernel log lines leak into the report"
 
 
 def section(out, path):
@@ -159,14 +153,11 @@ def test_broken_notebooks_are_reported_with_how_to_restore_them(mixed):
     for key in ("empty", "truncated"):
         assert f"{mixed[key]}\n  could not be read (" in out
     assert f"git checkout -- {mixed['empty']}" in out
-    chapters = {mixed[k].name[:2].lstrip("0") for k in ("first", "last", "empty", "truncated")}
-    counted = [k for k in EXERCISES if k.split(".")[0] in chapters]
-    last = sum(k.split(".")[0] == mixed["last"].name[:2].lstrip("0") for k in EXERCISES)
-    ch1 = sum(k.startswith("1.") for k in EXERCISES)
-    unread = sum(k.split(".")[0] in {mixed[k2].name[:2].lstrip("0") for k2 in ("empty", "truncated")}
-                 for k in EXERCISES)
-    assert (f"Total: {last} of {len(counted)} passed, 2 failed, {ch1 - 2} not attempted, "
-            f"{unread} not run.") in out, out
+    count = lambda *paths: sum(k.split(".")[0] in {chapter_of(p) for p in paths} for k in EXERCISES)
+    blank, unread = count(*mixed["blank"]), count(mixed["empty"], mixed["truncated"])
+    assert len(EXERCISES) == count(mixed["first"], mixed["last"]) + blank + unread
+    assert (f"Total: {count(mixed['last'])} of {len(EXERCISES)} passed, 2 failed, "
+            f"{count(mixed['first']) - 2 + blank} not attempted, {unread} not run.") in out, out
 
 
 def test_run_all_in_a_learners_session_shows_each_result_and_goes_on(tmp_path):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
+
 from relucourse.tooling import mutants
 
 DATA = json.loads(mutants.EQUIVALENTS.read_text())
@@ -46,6 +48,7 @@ def test_the_mutants_are_the_ones_the_file_was_made_from():
         assert not stale, f"{ex_id}: listed equivalents that are no longer generated: {stale}"
 
 
+@pytest.mark.ci_stage  # about 75 s: `make test-mutants`, which CI runs after `make test`
 def test_a_sample_rerun_agrees_with_the_file():
     """Per chapter, one listed equivalent and one killed mutant, drawn with a fixed seed (each
     chapter's notebook runs up to the exercises drawn; `make mutants` runs them all)."""
