@@ -727,3 +727,18 @@ def test_rule_5_6_value():
 @breaks_rule("5.6", "time-limit")
 def test_rule_5_6_time_limit():
     rejects_in_time("5.6", slow(gain_quad))
+
+
+def test_5_3_an_elu_that_ignores_alpha_is_told_so_not_about_overflow():
+    """Issue 20, class 5: the hint follows the symptom (alpha = 1's values), not the check."""
+    def elu_alpha_one(x, alpha=1.0):
+        return torch.where(x > 0, x, torch.expm1(x.clamp(max=0)))
+    message = rejects("5.3", elu_alpha_one, mish_ref, says=("ELU's for alpha = 1", "alpha = 0.5 was passed"))
+    assert "overflow" not in message
+
+
+def test_5_3_a_wrong_formula_gets_the_formula_not_the_overflow_story():
+    def elu_shifted(x, alpha=1.0):
+        return torch.where(x > 0, x, alpha * torch.expm1(x.clamp(max=0)) - 0.1)
+    message = rejects("5.3", elu_shifted, mish_ref, says=("alpha * (exp(x) - 1) otherwise.",))
+    assert "overflow" not in message

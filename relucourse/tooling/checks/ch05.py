@@ -330,6 +330,25 @@ def _builtin_hint(err: Exception) -> str | None:
     return None
 
 
+FORMULA = {"elu": "elu(x) = x for x > 0 and alpha * (exp(x) - 1) otherwise.",
+           "mish": "mish(x) = x * tanh(softplus(x)) with softplus(x) = log(1 + exp(x))."}
+
+
+def _value_hint(name: str, got, x: torch.Tensor, expected: torch.Tensor, kw: dict, hint: str) -> str:
+    """The hint for wrong values, by the symptom: alpha ignored, an overflow (inf or NaN where the
+    function is finite), or else only the formula."""
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        return hint
+    alpha = kw.get("alpha", 1.0)
+    if name == "elu" and alpha != 1.0 and torch.allclose(
+            got.double(), F.elu(x.double()), rtol=1e-3, atol=1e-6, equal_nan=True):
+        return (f"your values are ELU's for alpha = 1, but alpha = {alpha:g} was passed: the negative "
+                "branch is alpha * (exp(x) - 1); use the alpha argument.")
+    if bool((~torch.isfinite(got) & torch.isfinite(expected)).any()):
+        return hint  # the overflow story
+    return FORMULA[name]
+
+
 def _grad_of(fn, x, **kw):
     x = x.detach().clone().requires_grad_(True)
     y = fn(x, **kw)
@@ -365,7 +384,8 @@ def _compare_fn(c: Checker, name: str, learner, reference, hint: str, alphas=(No
                 with _forbid_builtins():
                     got = c.call(learner, x, desc=desc, hint=hint, expected=expected,
                                  raise_hint=_builtin_hint, **kw)
-                c.expect_array(got, expected.detach(), desc=desc, rtol=rtol, atol=atol, hint=hint)
+                c.expect_array(got, expected.detach(), desc=desc, rtol=rtol, atol=atol,
+                               hint=_value_hint(name, got, x, expected.detach(), kw, hint))
                 if "NaN" in what or x.numel() == 0:
                     continue
                 gdesc = f"the gradient of {name}(x{call_kw}).sum() with x = {what}, dtype " \
