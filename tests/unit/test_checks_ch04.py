@@ -181,7 +181,7 @@ def _counter(*, eval_mode=True, restore=True, combine="or", tol=0.0, relu_kinds=
             return hook
 
         handles = [m.register_forward_hook(hook_for(i)) for i, m in enumerate(relus)]
-        was = model.training
+        was = [m.training for m in model.modules()]
         saved = {k: v.clone() for k, v in model.state_dict().items()} if keep_buffers else None
         if eval_mode:
             model.eval()
@@ -191,8 +191,11 @@ def _counter(*, eval_mode=True, restore=True, combine="or", tol=0.0, relu_kinds=
         if remove:
             for h in handles:
                 h.remove()
-        if restore:
-            model.train(was)
+        if restore == "top":     # the mistake: model.train(was) sets every submodule to one mode
+            model.train(was[0])
+        elif restore:
+            for m, t in zip(model.modules(), was):
+                m.training = t
         if saved is not None:
             model.load_state_dict(saved)
         if fractions:
@@ -255,6 +258,13 @@ def test_4_2_rejects_counting_in_training_mode():
 @breaks_rule("4.2", "restore-mode")
 def test_4_2_rejects_a_mode_left_in_eval():
     rejects("4.2", _counter(restore=False), says=("training mode was not restored",))
+
+
+def test_4_2_rejects_restoring_only_the_top_level_mode_and_its_hint_is_not_that_mistake():
+    message = rejects("4.2", _counter(restore="top"),
+                      says=("training mode was not restored", "1 of its submodules in another mode",
+                            "for m, t in zip(model.modules(), was): m.training = t"))
+    assert "e.g. was = model.training" not in message
 
 
 @breaks_rule("4.2", "keep-params")

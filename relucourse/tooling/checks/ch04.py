@@ -226,6 +226,10 @@ def _counter_cases():
         m[1].running_mean.copy_(torch.tensor([100.0, 100.0, 0.0, 0.0, 0.0, 0.0]))
     cases.append((m, torch.randn(64, 3, generator=g), "a model in TRAINING mode with batch norm (running mean 100 "
                   "for two units) and dropout", True))
+    torch.manual_seed(4)
+    m = nn.Sequential(nn.Linear(3, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Dropout(0.5), nn.Linear(6, 2))
+    cases.append((m, torch.randn(64, 3, generator=g), "a model in TRAINING mode whose dropout alone is in eval "
+                  "mode (modes differ between submodules)", "mixed"))
 
     torch.manual_seed(5)
     m = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
@@ -260,7 +264,11 @@ def _hooks(model: nn.Module) -> list:
 def check_dead_counts(c: Checker, dead_counts) -> None:
     c.require_callable(dead_counts, "dead_counts")
     for model, X, story, training in _counter_cases():
-        model.train(training)
+        model.train(bool(training))
+        if training == "mixed":
+            for sub in model.modules():
+                if isinstance(sub, nn.Dropout):
+                    sub.eval()
         desc = f"dead_counts(model, X) with {story}"
         expected = reference_dead_counts(model, X)
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -278,11 +286,14 @@ def check_dead_counts(c: Checker, dead_counts) -> None:
                        "model.eval() before counting, and restore the mode afterwards."
                        if any("running" in k for k in changed) else "only observe; do not modify the model."))
         now = [m.training for m in model.modules()]
+        moved = sum(a != b for a, b in zip(now[1:], modes[1:]))
         c.expect(now == modes, "the model's training mode was not restored.", tried=desc,
                  expected=f"model.training == {modes[0]} (and every submodule as before)",
-                 got=f"model.training == {now[0]}",
-                 hint="remember each module's .training before switching to eval mode and put it back "
-                      "(e.g. was = model.training; ...; model.train(was)).")
+                 got=f"model.training == {now[0]}" + (f"; {moved} of its submodules in another mode than before"
+                                                      if moved else ""),
+                 hint="remember every module's .training before switching to eval mode and put each back: "
+                      "model.train(was) would set all submodules to one mode. E.g. was = [m.training for m in "
+                      "model.modules()]; ...; then for m, t in zip(model.modules(), was): m.training = t.")
         counts = _as_counts(got)
         if counts is None:
             hint = "return a list of ints: the number of dead units of each nn.ReLU, in the order of model.modules()."
