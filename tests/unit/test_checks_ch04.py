@@ -790,6 +790,8 @@ def test_4_7_rejects_wrong_comparisons_with_a_diagnosis():
     rejects("4.7", _cached(as_mean=True), says=("not a list of numbers",))
     rejects("4.7", _cached(accuracies=True), says=("not the measured ones",))
     rejects("4.7", lambda data, seeds: {**ref, "diffs": ref["diffs"][:4]}, says=("wrong length",))
+    one = rejects("4.7", lambda data, seeds: {**ref, "diffs": ref["diffs"][:1]}, says=("Got:      1 value\n",))
+    assert "1 values" not in one
 
 
 @breaks_rule("4.7", "diffs")

@@ -803,8 +803,10 @@ def check_leaky_comparison(c: Checker, compare_leaky) -> None:
     if diffs is None:
         c.fail("'diffs' is not a list of numbers.", tried=desc, expected=want, got=describe(got["diffs"]),
                hint="one number per seed: leaky's test accuracy minus ReLU's.")
-    c.expect(len(diffs) == len(seeds), "'diffs' has the wrong length.", tried=desc, expected=want,
-             got=f"{len(diffs)} values", hint="one difference per seed, in the order of `seeds`.")
+    plural = lambda n: f"{n} value{'' if n == 1 else 's'}"
+    c.expect(len(diffs) == len(seeds), "'diffs' has the wrong length.", tried=desc,
+             expected=f"{plural(len(seeds))}, one per seed", got=plural(len(diffs)),
+             hint="one difference per seed, in the order of `seeds`.")
     leaky = [leaky_accuracy(s, True) for s in seeds]
     relu = [leaky_accuracy(s, False) for s in seeds]
     if not all(math.isclose(a, b, abs_tol=1e-6) for a, b in zip(diffs, ref["diffs"])):
