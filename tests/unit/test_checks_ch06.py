@@ -793,3 +793,25 @@ def test_6_1_gives_one_hint_by_the_symptom_not_two_run_together():
         assert msg.count("Hint:") == 1
         hint = msg.split("Hint: ")[1]
         assert hint in known or hint.startswith("follow E[x^2] through the block"), hint
+
+
+def test_6_3_the_evidence_for_bad_markers_follows_the_symptom():
+    """Issue 20, class 5: markers of 0.5 at four places sum to 2 like correct ones; the message shows
+    a bad marker value, not sums that look right. A third marker of 1 shows the count."""
+    def halves(n, T, seed):
+        X, y = adding_problem(n, T, seed)
+        X = X.clone()
+        X[:, :, 1] *= 0.5
+        X[:, 1, 1] += 0.5
+        X[:, T - 2, 1] += 0.5
+        return X, (X[:, :, 0] * X[:, :, 1]).sum(1)
+    message = rejects("6.3", halves, good_baseline, says=("(markers must be 0 or 1)",))
+    assert "marker sums" not in message
+
+    def three(n, T, seed):
+        X, y = adding_problem(n, T, seed)
+        X = X.clone()
+        X[0, :, 1] = 0.0
+        X[0, :3, 1] = 1.0
+        return X, (X[:, :, 0] * X[:, :, 1]).sum(1)
+    rejects("6.3", three, good_baseline, says=("sequence 0: 3 markers",))

@@ -311,9 +311,19 @@ def check_adding(c: Checker, adding_problem, baseline) -> None:
         c.expect(bool(((values >= 0) & (values < 1)).all()), "the numbers are not all in [0, 1).", tried=desc,
                  got=f"min {values.min().item():.3g}, max {values.max().item():.3g}",
                  hint="draw the numbers with torch.rand (uniform on [0, 1)).")
-        ok_marks = bool(((marks == 0) | (marks == 1)).all()) and bool((marks.sum(1) == 2).all())
-        c.expect(ok_marks, "every sequence needs exactly two markers equal to 1 (and 0 elsewhere).",
-                 tried=desc, got=f"marker sums {describe(marks.sum(1)[:6])}...",
+        binary = (marks == 0) | (marks == 1)
+        counts = marks.sum(1)
+        # the evidence follows the symptom: a marker value that is neither 0 nor 1, or else the
+        # sequences whose markers do not number two (their sums show it)
+        if not bool(binary.all()):
+            i, t = (int(v) for v in (~binary).nonzero()[0])
+            evidence = f"X[{i}, {t}, 1] = {marks[i, t].item():.4g} (markers must be 0 or 1)"
+        else:
+            wrong = (counts != 2).nonzero().flatten()[:4].tolist()
+            evidence = ", ".join(f"sequence {i}: {int(counts[i])} markers" for i in wrong)
+        c.expect(bool(binary.all()) and bool((counts == 2).all()),
+                 "every sequence needs exactly two markers equal to 1 (and 0 elsewhere).",
+                 tried=desc, got=evidence,
                  hint="choose two different positions per sequence and set X[i, pos, 1] = 1.")
         half = T // 2
         first_half = marks[:, :half].sum(1)
