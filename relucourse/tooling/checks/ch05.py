@@ -313,12 +313,14 @@ class _ForbidAten(TorchDispatchMode):
 
 
 EXTREME = [-1e4, -100.0, -20.0, -3.0, -1.0, -1e-3, -0.0, 0.0, 1e-8, 0.5, 2.0, 20.0, 100.0, 1e4]
-ELU_HINT = ("elu(x) = x for x > 0 and alpha * (exp(x) - 1) otherwise. torch.where computes BOTH "
-            "branches: exp(100) overflows to inf, and in the backward pass 0 * inf = NaN. Keep the "
-            "unused branch finite, e.g. torch.expm1(x.clamp(max=0)).")
-MISH_HINT = ("mish(x) = x * tanh(softplus(x)) with softplus(x) = log(1 + exp(x)). Written naively, "
-             "exp(x) overflows for large x and the gradient becomes inf / inf = NaN; use a stable "
-             "softplus (F.softplus, torch.logaddexp(x, 0), or x.clamp(min=0) + log1p(exp(-|x|))).")
+#: Each function's formula: the hint for wrong values that are finite; the full hints add the overflow story.
+FORMULA = {"elu": "elu(x) = x for x > 0 and alpha * (exp(x) - 1) otherwise.",
+           "mish": "mish(x) = x * tanh(softplus(x)) with softplus(x) = log(1 + exp(x))."}
+ELU_HINT = (FORMULA["elu"] + " torch.where computes BOTH branches: exp(100) overflows to inf, and in the "
+            "backward pass 0 * inf = NaN. Keep the unused branch finite, e.g. torch.expm1(x.clamp(max=0)).")
+MISH_HINT = (FORMULA["mish"] + " Written naively, exp(x) overflows for large x and the gradient becomes "
+             "inf / inf = NaN; use a stable softplus (F.softplus, torch.logaddexp(x, 0), or "
+             "x.clamp(min=0) + log1p(exp(-|x|))).")
 
 
 def _builtin_hint(err: Exception) -> str | None:
@@ -328,10 +330,6 @@ def _builtin_hint(err: Exception) -> str | None:
                 "(F.elu, nn.ELU, torch.ops.aten.elu, ...): write elu from torch.where and torch.expm1, "
                 "and mish from torch.tanh and F.softplus.")
     return None
-
-
-FORMULA = {"elu": "elu(x) = x for x > 0 and alpha * (exp(x) - 1) otherwise.",
-           "mish": "mish(x) = x * tanh(softplus(x)) with softplus(x) = log(1 + exp(x))."}
 
 
 def _value_hint(name: str, got, x: torch.Tensor, expected: torch.Tensor, kw: dict, hint: str) -> str:
