@@ -5,25 +5,21 @@ import re
 import zipfile
 
 import pytest
-import yaml
 
 import built_book
-from conftest import ROOT
 
 
 def test_book_builds_with_every_page():
     built = built_book.build()  # or the build test_browser.py made of the same sources
     assert built.ok, built.log
-    html = ROOT / "_build" / "html"
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]] + [e["file"] for part in toc["parts"] for e in part["chapters"]]
-    for page in pages:
+    html = built_book.HTML
+    for page in built_book.toc_pages():
         assert (html / f"{page}.html").exists(), f"{page}.html was not built"
     intro = (html / "index.html").read_text() if (html / "index.html").exists() else ""
     assert "intro.html" in intro or (html / "intro.html").exists()
 
 
-HTML = ROOT / "_build" / "html"
+HTML = built_book.HTML
 
 
 def _built(page: str) -> str:
@@ -34,8 +30,7 @@ def _built(page: str) -> str:
 
 
 def _pages(folder: str) -> list[str]:
-    return [p for p in (e["file"] for part in yaml.safe_load((ROOT / "_toc.yml").read_text())["parts"]
-                        for e in part["chapters"]) if p.startswith(f"{folder}/")]
+    return [p for p in built_book.toc_pages() if p.startswith(f"{folder}/")]
 
 
 def test_solution_pages_read_as_solutions():
