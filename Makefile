@@ -15,6 +15,10 @@ TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 # pip would compile every installed module to bytecode (two thirds of the install's time here, mostly
 # modules the course never imports); Python compiles the ones it imports on first use instead.
 NO_COMPILE := --no-compile
+# ... and Python caches that bytecode (in __pycache__) on first import, unless PYTHONDONTWRITEBYTECODE
+# is set, as some containers and CI images do: then every process compiles again what it imports,
+# about 2 s of CPU for each notebook kernel that imports PyTorch. The targets here let it cache.
+unexport PYTHONDONTWRITEBYTECODE
 # Jupyter refuses to run as root without --allow-root, and opens no browser without a display.
 NOTEBOOK_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root) \
 	$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
