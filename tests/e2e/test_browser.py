@@ -372,6 +372,10 @@ def visits(browser, site):
     while queue:
         page_name, page, found = queue.popleft()
         top_up()
+        # the tab in front: Chromium throttles animation frames in background tabs (a page opened
+        # ahead comes to the front), and the settling below and each screenshot wait for frames:
+        # about 5 s per page otherwise
+        page.bring_to_front()
         t0 = time.monotonic()
         page.wait_for_load_state("load")
         math_state = page.evaluate(MATH_DONE)
