@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits, make_moons
+
+# scikit-learn is imported where a dataset is made, not here: it takes about 0.9 s (SciPy), and
+# every notebook kernel imports this module through the checks, most without needing it.
 
 Split = tuple[torch.Tensor, torch.Tensor]
 
@@ -23,6 +25,8 @@ def xor(n: int = 200, noise: float = 0.15, seed: int = 0) -> Split:
 
 def moons(n: int = 400, noise: float = 0.15, seed: int = 0) -> Split:
     """scikit-learn's two interleaved half-moons."""
+    from sklearn.datasets import make_moons
+
     X, y = make_moons(n_samples=n, noise=noise, random_state=seed)
     return _tensors(X, y)
 
@@ -44,6 +48,8 @@ def digits(test_fraction: float = 0.25, seed: int = 0) -> tuple[torch.Tensor, ..
 
     Pixels are standardised with the training split's mean and standard deviation; X has 64 columns.
     """
+    from sklearn.datasets import load_digits
+
     X, y = load_digits(return_X_y=True)
     order = np.random.default_rng(seed).permutation(len(X))
     n_test = int(round(test_fraction * len(X)))
