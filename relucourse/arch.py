@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from . import method
+from .data import load_digits
 from .train import ACTIVATIONS, init_linear_, mlp, train
 
 #: PyTorch's recommended gain for tanh (torch.nn.init.calculate_gain("tanh")).
@@ -261,9 +262,7 @@ def train_autoencoder(output: nn.Module | None, X: torch.Tensor, *, epochs: int 
 
 def digit_versions(n: int = 400) -> dict[str, torch.Tensor]:
     """The first ``n`` scikit-learn digits (pixels 0..16) in the four versions of the autoencoder study."""
-    from sklearn.datasets import load_digits
-
-    raw = torch.tensor(load_digits().data[:n], dtype=torch.float32)
+    raw = torch.tensor(load_digits()[0][:n], dtype=torch.float32)
     unit = raw / 16
     std = (raw - raw.mean(0)) / (raw.std(0) + 1e-6)
     return {"[0, 1]": unit, "[0, 1] centred": unit - unit.mean(0), "standardised": std,

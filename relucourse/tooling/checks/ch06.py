@@ -14,6 +14,7 @@ from torch import nn
 from . import exercise
 from .core import Checker, _TimeLimit, as_real, describe, timed_call, type_name
 from relucourse.arch import train_autoencoder
+from relucourse.data import load_digits
 from relucourse.reportcard import as_module_factory, gradient_gain, train_small
 from relucourse.sequences import BASELINE_MSE
 
@@ -398,8 +399,7 @@ def _baseline_hint(value: float, k: int, low: float, high: float) -> str:
 # --------------------------------------------------------------------------------------------
 
 def _digit_versions():
-    from sklearn.datasets import load_digits
-    raw = torch.tensor(load_digits().data[:400], dtype=torch.float32)
+    raw = torch.tensor(load_digits()[0][:400], dtype=torch.float32)
     std = (raw - raw.mean(0)) / (raw.std(0) + 1e-6)
     return [("pixels scaled to [0, 1]", raw / 16, 0.0, 1.0),
             ("standardised pixels (mean 0, std 1: unbounded, negative values)", std, -math.inf, math.inf),
