@@ -135,6 +135,37 @@ def test_notebook_timer_sums_cells_and_flags_the_ceiling():
     nbtimes._seconds.update(saved)
 
 
+def test_a_kernel_that_dies_at_start_is_started_again(capsys):
+    """nbval's kernel start, as the course's plugin wraps it: a start that fails is tried again
+    (new ports), up to KERNEL_START_ATTEMPTS times; the last failure is raised."""
+    from relucourse.tooling import pytest_plugin
+
+    def flaky(failures):
+        calls = []
+
+        def start(**kwargs):
+            calls.append(kwargs)
+            if len(calls) <= failures:
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            return "km", "kc"
+        return start, calls
+
+    attempts = pytest_plugin.KERNEL_START_ATTEMPTS
+    start, calls = flaky(attempts - 1)
+    assert pytest_plugin._retrying(start)(kernel_name="k") == ("km", "kc")
+    assert calls == [{"kernel_name": "k"}] * attempts
+    assert "starting it again (attempt 2 of 3)" in capsys.readouterr().err
+    start, calls = flaky(attempts)
+    with pytest.raises(RuntimeError, match="Kernel died"):
+        pytest_plugin._retrying(start)(kernel_name="k")
+    assert len(calls) == attempts
+
+    import nbval.kernel
+    pytest_plugin.retry_kernel_starts()  # this run's plugin has wrapped it already: not twice
+    assert nbval.kernel.start_new_kernel.retries
+    assert not getattr(nbval.kernel.start_new_kernel.__wrapped__, "retries", False)
+
+
 def test_train_penalty_is_added_to_the_loss():
     X, y = data.xor(n=64)
     histories = []
