@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -45,6 +46,37 @@ def coalesce_streams(outputs: list) -> list:
     return joined
 
 
+#: How many times a notebook's kernel may be started. A kernel takes the TCP ports that its
+#: manager found free a moment before; with several processes starting kernels and a browser
+#: opening connections, another process can take one first, and the kernel exits at once
+#: ("Kernel died before replying to kernel_info"). A new start draws new ports.
+KERNEL_START_ATTEMPTS = 3
+
+
+def kernel_did_not_start(err: BaseException) -> bool:
+    """The errors of jupyter_client's wait for a new kernel (not a kernel that died later)."""
+    text = str(err)
+    return isinstance(err, RuntimeError) and ("before replying to kernel_info" in text
+                                              or "didn't respond in" in text)
+
+
+def retry_kernel_start(run):
+    """``run`` (a call that starts a kernel: nbval's start, or a new NotebookClient's execute),
+    called again while its kernel does not start, up to KERNEL_START_ATTEMPTS times in all."""
+    @functools.wraps(run)
+    def again(*args, **kwargs):
+        for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+            try:
+                return run(*args, **kwargs)
+            except RuntimeError as err:
+                if attempt == KERNEL_START_ATTEMPTS or not kernel_did_not_start(err):
+                    raise
+                print(f"relucourse: the notebook's kernel did not start ({err}); starting it again "
+                      f"(attempt {attempt + 1} of {KERNEL_START_ATTEMPTS})", file=sys.stderr)
+    again.retries = True
+    return again
+
+
 def execute(path: Path, timeout: int = 120) -> float:
     """Run one notebook top to bottom in its own folder, write it back, return the seconds taken."""
     nb = nbformat.read(path, as_version=4)
@@ -52,8 +84,8 @@ def execute(path: Path, timeout: int = 120) -> float:
     # check prints its line (in a learner's session it shows a green box instead).
     os.environ[STRICT_ENV] = "1"
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    retry_kernel_start(lambda: NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={
+        "metadata": {"path": str(path.parent)}}).execute())()
     seconds = time.perf_counter() - start
     for cell in nb.cells:
         cell.metadata.pop("execution", None)

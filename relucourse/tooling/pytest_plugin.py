@@ -8,44 +8,20 @@
 * Summary lines: a test that records a property named ``course_summary`` (pytest's
   ``record_property``; it crosses xdist's worker processes) has its lines printed at the end of
   the run (the browser test's accessibility audit).
-* Kernel starts: a notebook's kernel that dies before it answers is started again, up to
-  ``KERNEL_START_ATTEMPTS`` times (:func:`retry_kernel_starts`; ``make grade`` uses it too).
+* Kernel starts: a notebook's kernel that dies before it answers is started again
+  (:func:`retry_kernel_starts`, with ``execute.retry_kernel_start``; ``make grade`` uses it too).
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import sys
 from collections import defaultdict
 
 from .checks import STRICT_ENV
-from .execute import BUDGET_S, CEILING_S
+from .execute import BUDGET_S, CEILING_S, retry_kernel_start
 
 _seconds: dict[str, float] = defaultdict(float)
 _summary_lines: list[str] = []
-
-
-#: How many times nbval may start a notebook's kernel. A kernel takes the TCP ports that its
-#: manager found free a moment before; with several processes starting kernels and a browser
-#: opening connections, another process can take one first, and the kernel exits at once
-#: ("Kernel died before replying to kernel_info"). A new start draws new ports.
-KERNEL_START_ATTEMPTS = 3
-
-
-def _retrying(start):
-    @functools.wraps(start)
-    def start_new_kernel(*args, **kwargs):
-        for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
-            try:
-                return start(*args, **kwargs)
-            except RuntimeError as err:  # died, or did not answer in time: nbval has shut it down
-                if attempt == KERNEL_START_ATTEMPTS:
-                    raise
-                print(f"relucourse: the notebook's kernel did not start ({err}); starting it again "
-                      f"(attempt {attempt + 1} of {KERNEL_START_ATTEMPTS})", file=sys.stderr)
-    start_new_kernel.retries = True
-    return start_new_kernel
 
 
 def retry_kernel_starts() -> None:
@@ -53,7 +29,7 @@ def retry_kernel_starts() -> None:
     import nbval.kernel
 
     if not getattr(nbval.kernel.start_new_kernel, "retries", False):
-        nbval.kernel.start_new_kernel = _retrying(nbval.kernel.start_new_kernel)
+        nbval.kernel.start_new_kernel = retry_kernel_start(nbval.kernel.start_new_kernel)
 
 
 def pytest_configure(config) -> None:

@@ -16,6 +16,7 @@ from nbclient import NotebookClient
 
 from conftest import ROOT
 from relucourse.tooling.checks import EXERCISES, STRICT_ENV
+from relucourse.tooling.execute import retry_kernel_start
 from relucourse.tooling.release import BEGIN, targets
 
 CHAPTER_1 = "01_activation_basics.ipynb"
@@ -165,8 +166,8 @@ def test_run_all_in_a_learners_session_shows_each_result_and_goes_on(tmp_path):
     (path,) = write_blank(tmp_path, {CHAPTER_1})
     nb = nbformat.read(path, as_version=4)
     env = {k: v for k, v in os.environ.items() if k not in (STRICT_ENV, "CI")}
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+    retry_kernel_start(lambda: NotebookClient(nb, timeout=120, kernel_name="python3", resources={
+        "metadata": {"path": str(tmp_path)}}).execute(env=env))()
     checks = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("check(")]
     assert len(checks) == sum(k.startswith("1.") for k in EXERCISES)
     for cell in checks:

@@ -136,31 +136,40 @@ def test_notebook_timer_sums_cells_and_flags_the_ceiling():
 
 
 def test_a_kernel_that_dies_at_start_is_started_again(capsys):
-    """nbval's kernel start, as the course's plugin wraps it: a start that fails is tried again
-    (new ports), up to KERNEL_START_ATTEMPTS times; the last failure is raised."""
-    from relucourse.tooling import pytest_plugin
+    """nbval's kernel start (wrapped by the course's plugin) and a NotebookClient's run: a start
+    whose kernel does not answer is tried again (new ports), up to KERNEL_START_ATTEMPTS times in
+    all; the last failure is raised, and any other error at once (a kernel that dies later)."""
+    from nbclient.exceptions import DeadKernelError
 
-    def flaky(failures):
+    from relucourse.tooling import execute
+
+    def flaky(failures, error=RuntimeError("Kernel died before replying to kernel_info")):
         calls = []
 
         def start(**kwargs):
             calls.append(kwargs)
             if len(calls) <= failures:
-                raise RuntimeError("Kernel died before replying to kernel_info")
+                raise error
             return "km", "kc"
         return start, calls
 
-    attempts = pytest_plugin.KERNEL_START_ATTEMPTS
+    attempts = execute.KERNEL_START_ATTEMPTS
     start, calls = flaky(attempts - 1)
-    assert pytest_plugin._retrying(start)(kernel_name="k") == ("km", "kc")
+    assert execute.retry_kernel_start(start)(kernel_name="k") == ("km", "kc")
     assert calls == [{"kernel_name": "k"}] * attempts
-    assert "starting it again (attempt 2 of 3)" in capsys.readouterr().err
-    start, calls = flaky(attempts)
-    with pytest.raises(RuntimeError, match="Kernel died"):
-        pytest_plugin._retrying(start)(kernel_name="k")
+    assert f"starting it again (attempt 2 of {attempts})" in capsys.readouterr().err
+    start, calls = flaky(attempts, RuntimeError("Kernel didn't respond in 60 seconds"))
+    with pytest.raises(RuntimeError, match="didn't respond"):
+        execute.retry_kernel_start(start)()
     assert len(calls) == attempts
+    start, calls = flaky(1, DeadKernelError("Kernel died"))
+    with pytest.raises(DeadKernelError):
+        execute.retry_kernel_start(start)()
+    assert len(calls) == 1
 
     import nbval.kernel
+
+    from relucourse.tooling import pytest_plugin
     pytest_plugin.retry_kernel_starts()  # this run's plugin has wrapped it already: not twice
     assert nbval.kernel.start_new_kernel.retries
     assert not getattr(nbval.kernel.start_new_kernel.__wrapped__, "retries", False)
