@@ -77,6 +77,15 @@ def retry_kernel_start(run):
     return again
 
 
+def retry_nbval_kernel_starts() -> None:
+    """Make nbval start a notebook's kernel again when it does not start (once per process): the
+    course's pytest plugin and ``make grade`` call it."""
+    import nbval.kernel
+
+    if not getattr(nbval.kernel.start_new_kernel, "retries", False):
+        nbval.kernel.start_new_kernel = retry_kernel_start(nbval.kernel.start_new_kernel)
+
+
 def execute(path: Path, timeout: int = 120) -> float:
     """Run one notebook top to bottom in its own folder, write it back, return the seconds taken."""
     nb = nbformat.read(path, as_version=4)

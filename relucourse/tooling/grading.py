@@ -44,7 +44,7 @@ import pytest
 
 from .checks import EXERCISES, STRICT_ENV
 from .checks.core import ExerciseNotAttempted
-from .pytest_plugin import retry_kernel_starts
+from .execute import retry_nbval_kernel_starts
 from .release import ROOT, exercise_ids
 
 PASSED, FAILED, NOT_ATTEMPTED, NOT_RUN = "passed", "failed", "not attempted", "not run"
@@ -276,7 +276,7 @@ def grade_notebook(path: Path, counted: bool, cell_timeout: float = CELL_TIMEOUT
                 "-q", "--no-header", "-o", "console_output_style=classic", str(copy)]
         previous = os.environ.get(STRICT_ENV)
         os.environ[STRICT_ENV] = "1"  # checks fail their cells in the kernels started here
-        retry_kernel_starts()
+        retry_nbval_kernel_starts()
         try:
             with contextlib.redirect_stdout(io.StringIO()), _quiet_stderr():
                 pytest.main(args, plugins=[_Collector(result, places, cell_timeout)])

@@ -9,7 +9,7 @@
   ``record_property``; it crosses xdist's worker processes) has its lines printed at the end of
   the run (the browser test's accessibility audit).
 * Kernel starts: a notebook's kernel that dies before it answers is started again
-  (:func:`retry_kernel_starts`, with ``execute.retry_kernel_start``; ``make grade`` uses it too).
+  (``execute.retry_nbval_kernel_starts``).
 """
 
 from __future__ import annotations
@@ -18,23 +18,15 @@ import os
 from collections import defaultdict
 
 from .checks import STRICT_ENV
-from .execute import BUDGET_S, CEILING_S, retry_kernel_start
+from .execute import BUDGET_S, CEILING_S, retry_nbval_kernel_starts
 
 _seconds: dict[str, float] = defaultdict(float)
 _summary_lines: list[str] = []
 
 
-def retry_kernel_starts() -> None:
-    """Make nbval start a kernel again when it dies before answering (once per process)."""
-    import nbval.kernel
-
-    if not getattr(nbval.kernel.start_new_kernel, "retries", False):
-        nbval.kernel.start_new_kernel = retry_kernel_start(nbval.kernel.start_new_kernel)
-
-
 def pytest_configure(config) -> None:
     os.environ[STRICT_ENV] = "1"  # inherited by the kernels nbval starts
-    retry_kernel_starts()
+    retry_nbval_kernel_starts()
 
 
 def pytest_runtest_logreport(report) -> None:

@@ -169,8 +169,7 @@ def test_a_kernel_that_dies_at_start_is_started_again(capsys):
 
     import nbval.kernel
 
-    from relucourse.tooling import pytest_plugin
-    pytest_plugin.retry_kernel_starts()  # this run's plugin has wrapped it already: not twice
+    execute.retry_nbval_kernel_starts()  # this run's plugin has wrapped it already: not twice
     assert nbval.kernel.start_new_kernel.retries
     assert not getattr(nbval.kernel.start_new_kernel.__wrapped__, "retries", False)
 

@@ -13,8 +13,7 @@ from torch import nn
 
 from . import exercise
 from .core import Checker, _TimeLimit, as_real, describe, timed_call, type_name
-from relucourse.arch import train_autoencoder
-from relucourse.data import load_digits
+from relucourse.arch import digit_versions, train_autoencoder
 from relucourse.reportcard import as_module_factory, gradient_gain, train_small
 from relucourse.sequences import BASELINE_MSE
 
@@ -399,11 +398,11 @@ def _baseline_hint(value: float, k: int, low: float, high: float) -> str:
 # --------------------------------------------------------------------------------------------
 
 def _digit_versions():
-    raw = torch.tensor(load_digits()[0][:400], dtype=torch.float32)
-    std = (raw - raw.mean(0)) / (raw.std(0) + 1e-6)
-    return [("pixels scaled to [0, 1]", raw / 16, 0.0, 1.0),
+    versions = digit_versions(400)  # the lesson's data; x 16 is exact: the raw pixels
+    unit, std = versions["[0, 1]"], versions["standardised"]
+    return [("pixels scaled to [0, 1]", unit, 0.0, 1.0),
             ("standardised pixels (mean 0, std 1: unbounded, negative values)", std, -math.inf, math.inf),
-            ("raw pixels in [0, 16]", raw, 0.0, 16.0)]
+            ("raw pixels in [0, 16]", unit * 16, 0.0, 16.0)]
 
 
 class _Range(nn.Module):
